@@ -1,0 +1,208 @@
+/**
+ * Owns a WebGPU instance, adapter and device for as long as the device
+ * lives. The instance and adapter must stay referenced from JavaScript while
+ * the device works: if the garbage collector takes them, Dawn crashes the
+ * process at random (see ../shared/webgpu-notes.md). Fields here hold them.
+ */
+import { readFileSync } from 'node:fs';
+import { isMainThread } from 'node:worker_threads';
+import { create, globals } from 'webgpu';
+import { DeviceLostError, GpuError, GpuUnavailableError } from '../errors.js';
+
+// dawn.node's classes and enums (GPUBufferUsage, GPUMapMode, ...) as globals,
+// the way a browser provides them.
+Object.assign(globalThis, globals);
+
+/** Dawn backends a user may name (option `gpu.backend` or MOE_ROUTER_GPU_BACKEND). */
+export const GPU_BACKENDS = ['auto', 'vulkan', 'opengles', 'opengl', 'metal', 'd3d12', 'd3d11'] as const;
+export type GpuBackendName = (typeof GPU_BACKENDS)[number];
+
+export interface GpuOptions {
+  /** Dawn backend to use; 'auto' (default) tries the platform default, then OpenGL ES (Mesa software on Linux). */
+  backend?: GpuBackendName;
+  powerPreference?: GPUPowerPreference;
+}
+
+export const GPU_BACKEND_ENV = 'MOE_ROUTER_GPU_BACKEND';
+
+const HOW_TO_GET_AN_ADAPTER =
+  'On Linux without a GPU, Mesa provides a software adapter: the OpenGL ES path needs libegl-mesa0 and libgl1-mesa-dri ' +
+  '(apt-get install libegl-mesa0 libgl1-mesa-dri) and EGL_PLATFORM=surfaceless in the environment of the main thread; ' +
+  'the Vulkan path needs mesa-vulkan-drivers and libvulkan1 from bookworm-backports (Mesa >= 24). ' +
+  'With a GPU, install its vendor driver (Vulkan on Linux). Or route on the CPU: backend "cpu".';
+
+/** Whether the Vulkan loader can be found; without it Dawn prints a warning for nothing. */
+function vulkanLoaderPresent(): boolean {
+  if (process.platform !== 'linux') return true;
+  try {
+    if (readFileSync('/etc/ld.so.cache').includes('libvulkan.so.1')) return true;
+  } catch {
+    // no cache: fall through to LD_LIBRARY_PATH
+  }
+  return (process.env.LD_LIBRARY_PATH ?? '').split(':').some((dir) => {
+    try {
+      readFileSync(`${dir}/libvulkan.so.1`, { flag: 'r' });
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+interface Attempt {
+  label: string;
+  createOptions: string[];
+  adapterOptions: GPURequestAdapterOptions;
+  prepare?: () => void;
+}
+
+function softwareGles(powerPreference?: GPUPowerPreference): Attempt {
+  return {
+    label: 'OpenGL ES (EGL surfaceless)',
+    createOptions: ['backend=opengles'],
+    adapterOptions: { featureLevel: 'compatibility', powerPreference },
+    prepare: () => {
+      // Read by Mesa's EGL when the instance initialises it; only effective on the main thread.
+      process.env.EGL_PLATFORM ??= 'surfaceless';
+    },
+  };
+}
+
+function attemptsFor(backend: GpuBackendName, powerPreference?: GPUPowerPreference): Attempt[] {
+  switch (backend) {
+    case 'auto': {
+      const out: Attempt[] = [];
+      if (vulkanLoaderPresent()) out.push({ label: 'platform default', createOptions: [], adapterOptions: { powerPreference } });
+      if (process.platform === 'linux') out.push(softwareGles(powerPreference));
+      return out;
+    }
+    case 'opengles':
+    case 'opengl': {
+      const a = softwareGles(powerPreference);
+      return [{ ...a, label: backend, createOptions: [`backend=${backend}`] }];
+    }
+    default:
+      return [{ label: backend, createOptions: [`backend=${backend}`], adapterOptions: { powerPreference } }];
+  }
+}
+
+export function resolveGpuBackend(option: GpuBackendName | undefined): GpuBackendName {
+  const fromEnv = process.env[GPU_BACKEND_ENV];
+  const value = option ?? (fromEnv === undefined || fromEnv === '' ? 'auto' : fromEnv);
+  if (!(GPU_BACKENDS as readonly string[]).includes(value)) {
+    throw new GpuUnavailableError(
+      `unknown GPU backend "${value}"${option === undefined ? ` (from ${GPU_BACKEND_ENV})` : ''}; use one of ${GPU_BACKENDS.join(', ')}`,
+    );
+  }
+  return value as GpuBackendName;
+}
+
+function describeAdapter(adapter: GPUAdapter, label: string): string {
+  const info = adapter.info;
+  const parts = [info.vendor, info.architecture, info.device, info.description].filter((p) => p && p.length > 0);
+  const unique = [...new Set(parts)];
+  const kind = adapter.info.isFallbackAdapter || /llvmpipe|lavapipe|swiftshader|software/i.test(unique.join(' ')) ? 'software' : 'hardware';
+  return `${unique.join(' ') || 'unknown adapter'} (${label}, ${kind}, ${label.startsWith('OpenGL') || label === 'opengles' || label === 'opengl' ? 'compatibility' : 'core'})`;
+}
+
+export class GpuContext {
+  /** Held so the garbage collector cannot take them while the device works. */
+  readonly instance: GPU;
+  readonly adapter: GPUAdapter;
+  readonly device: GPUDevice;
+  readonly description: string;
+  private lost: GPUDeviceLostInfo | null = null;
+  private destroyed = false;
+
+  private constructor(instance: GPU, adapter: GPUAdapter, device: GPUDevice, description: string) {
+    this.instance = instance;
+    this.adapter = adapter;
+    this.device = device;
+    this.description = description;
+    void device.lost.then((info) => {
+      this.lost = info;
+    });
+  }
+
+  static async open(options: GpuOptions = {}): Promise<GpuContext> {
+    const backend = resolveGpuBackend(options.backend);
+    const tried: string[] = [];
+    for (const attempt of attemptsFor(backend, options.powerPreference)) {
+      attempt.prepare?.();
+      let instance: GPU;
+      let adapter: GPUAdapter | null;
+      try {
+        instance = create(attempt.createOptions);
+        adapter = await instance.requestAdapter(attempt.adapterOptions);
+      } catch (err) {
+        tried.push(`${attempt.label}: ${(err as Error).message}`);
+        continue;
+      }
+      if (!adapter) {
+        tried.push(`${attempt.label}: no adapter`);
+        continue;
+      }
+      const l = adapter.limits;
+      const device = await adapter.requestDevice({
+        requiredLimits: {
+          maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
+          maxBufferSize: l.maxBufferSize,
+          maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
+        },
+      });
+      return new GpuContext(instance, adapter, device, describeAdapter(adapter, attempt.label));
+    }
+    const workerHint =
+      !isMainThread && process.env.EGL_PLATFORM === undefined
+        ? ' This is a worker thread: set EGL_PLATFORM=surfaceless in the real environment of the process.'
+        : '';
+    throw new GpuUnavailableError(
+      `no WebGPU adapter found (backend ${backend}; tried ${tried.join('; ') || 'nothing'}). ${HOW_TO_GET_AN_ADAPTER}${workerHint}`,
+    );
+  }
+
+  get limits(): GPUSupportedLimits {
+    return this.device.limits;
+  }
+
+  /** Throws DeviceLostError if the device is gone. */
+  assertAlive(): void {
+    if (this.lost) throw new DeviceLostError(this.lost.reason, this.lost.message);
+    if (this.destroyed) throw new DeviceLostError('destroyed', 'the router was disposed');
+  }
+
+  /**
+   * Runs `work` inside validation and out-of-memory error scopes and throws
+   * what they caught: Dawn's errors become exceptions, never log lines.
+   */
+  async checked<T>(operation: string, work: () => T | Promise<T>): Promise<T> {
+    this.assertAlive();
+    this.device.pushErrorScope('validation');
+    this.device.pushErrorScope('out-of-memory');
+    let result: T;
+    try {
+      result = await work();
+    } catch (err) {
+      await this.device.popErrorScope().catch(() => null);
+      await this.device.popErrorScope().catch(() => null);
+      throw this.translate(err);
+    }
+    const oom = await this.device.popErrorScope();
+    const validation = await this.device.popErrorScope();
+    if (oom) throw new GpuError('GPU_OUT_OF_MEMORY', operation, oom.message);
+    if (validation) throw new GpuError('GPU_VALIDATION', operation, validation.message);
+    return result;
+  }
+
+  /** A failed mapAsync on a lost device surfaces as DeviceLostError. */
+  translate(err: unknown): unknown {
+    if (this.lost) return new DeviceLostError(this.lost.reason, this.lost.message);
+    return err;
+  }
+
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.device.destroy();
+  }
+}

@@ -1,0 +1,32 @@
+export {
+  SwitchedMoE,
+  BACKENDS,
+  BACKEND_ENV,
+  CPU_ADAPTER,
+  namedStatistics,
+  type Backend,
+  type SwitchedMoEOptions,
+  type RouteBatchOptions,
+  type BatchRouting,
+  type BatchTimings,
+  type Explanation,
+  type FeatureContribution,
+  type RouterMetrics,
+} from './router/switched-moe.js';
+export { resolveRouterConfig, defaultBoundaries, MAX_EXPERTS, type RouterOptions, type RouterConfig, type ModelOptions } from './model/router-config.js';
+export {
+  DEFAULT_FEATURES,
+  FEATURE_NAMES,
+  STAT,
+  STATS_STRIDE,
+  BYTE_CLASS,
+  type CharacterStatistics,
+  type FeatureName,
+  type FeatureDefinition,
+} from './model/complexity-model.js';
+export { ONE as FIXED_ONE, FRACTION_BITS } from './model/fixed-point.js';
+export { packStrings, validatePackedBatch, type PackedBatch } from './io/packed-batch.js';
+export { computeStatistics } from './cpu/statistics.js';
+export { GPU_BACKENDS, GPU_BACKEND_ENV, type GpuOptions, type GpuBackendName } from './gpu/gpu-context.js';
+export type { PlanLimits } from './gpu/batch-plan.js';
+export * from './errors.js';

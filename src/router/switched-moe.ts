@@ -1,0 +1,388 @@
+/**
+ * SwitchedMoE: the public router. Single strings are scored on the CPU
+ * reference (synchronously); batches go to the GPU or the CPU. Both give the
+ * same bits, so the backend is a speed choice, never a correctness one.
+ */
+import { computeStatistics } from '../cpu/statistics.js';
+import { scoreStatistics } from '../cpu/score.js';
+import { DeviceLostError, DisposedError, GpuUnavailableError, ConfigError } from '../errors.js';
+import {
+  FEATURE_NAMES,
+  STAT,
+  STATS_STRIDE,
+  VALUE_COUNT,
+  deriveValues,
+  featureQ16,
+  type CharacterStatistics,
+  type FeatureName,
+} from '../model/complexity-model.js';
+import { ONE, toFloat } from '../model/fixed-point.js';
+import { resolveRouterConfig, type RouterConfig, type RouterOptions } from '../model/router-config.js';
+import { defaultPlanLimits, type PlanLimits } from '../gpu/batch-plan.js';
+import { GpuContext, type GpuOptions } from '../gpu/gpu-context.js';
+import { GpuRouter } from '../gpu/route-gpu.js';
+import { batchSize, packStrings, validatePackedBatch, type PackedBatch } from '../io/packed-batch.js';
+
+export type Backend = 'auto' | 'gpu' | 'cpu';
+export const BACKENDS: readonly Backend[] = ['auto', 'gpu', 'cpu'];
+export const BACKEND_ENV = 'MOE_ROUTER_BACKEND';
+
+export interface SwitchedMoEOptions extends RouterOptions {
+  /** Default backend of routeBatch: 'auto' (GPU if an adapter exists, else CPU with one warning), 'gpu' or 'cpu'. Env MOE_ROUTER_BACKEND. */
+  backend?: Backend;
+  /** Adapter choice, and (for tests and tuning) the batch-splitting limits. */
+  gpu?: GpuOptions & { planLimits?: Partial<PlanLimits> };
+  /** Where warnings go (GPU fallback, device loss). Default: process.emitWarning. */
+  onWarning?: (message: string) => void;
+}
+
+export interface RouteBatchOptions {
+  backend?: Backend;
+  /** Also return the per-string statistics records (STATS_STRIDE u32 each). */
+  includeStats?: boolean;
+}
+
+export interface BatchTimings {
+  /** Encoding strings to UTF-8 (0 for packed input). */
+  packMs: number;
+  /** Computing statistics and scores (on the GPU: upload, dispatch, wait, readback). */
+  computeMs: number;
+  /** GPU only: planning and queueing uploads and dispatches. */
+  uploadMs?: number;
+  /** GPU only: waiting for the GPU and reading back. */
+  waitMs?: number;
+  totalMs: number;
+}
+
+export interface BatchRouting {
+  count: number;
+  experts: Uint32Array;
+  /** Complexity in [0, 1]: exactly scoresQ16 / 65536. */
+  scores: Float32Array;
+  confidence: Float32Array;
+  scoresQ16: Uint32Array;
+  confidenceQ16: Uint32Array;
+  /** With includeStats: STATS_STRIDE u32 per string, layout STAT in src/model/complexity-model.ts. */
+  stats?: Uint32Array;
+  backend: 'gpu' | 'cpu';
+  /** Human-readable adapter (or "CPU reference (JavaScript)"). */
+  adapter: string;
+  timings: BatchTimings;
+}
+
+export interface FeatureContribution {
+  name: FeatureName;
+  describe: string;
+  /** Feature value in [0, 1]. */
+  value: number;
+  /** Normalised weight (weights sum to 1). */
+  weight: number;
+  /** weight x value: this feature's share of the score. */
+  contribution: number;
+  cap?: number;
+}
+
+export interface Explanation {
+  text: string;
+  statistics: CharacterStatistics;
+  features: FeatureContribution[];
+  complexity: number;
+  expert: number;
+  confidence: number;
+  expertDescription: string;
+}
+
+export interface RouterMetrics {
+  numExperts: number;
+  complexityThreshold: number;
+  boundaries: number[];
+  expertDescriptions: Record<number, string>;
+  features: { name: FeatureName; weight: number; cap?: number; describe: string }[];
+  routed: { total: number; perExpert: number[]; meanComplexity: number; meanConfidence: number };
+  lastBackend: 'gpu' | 'cpu' | null;
+  adapter: string | null;
+}
+
+export const CPU_ADAPTER = 'CPU reference (JavaScript)';
+
+function resolveBackend(value: Backend | undefined, from: string): Backend {
+  const v = value ?? process.env[BACKEND_ENV] ?? 'auto';
+  if (!(BACKENDS as readonly string[]).includes(v)) {
+    throw new ConfigError(`backend must be one of ${BACKENDS.join(', ')}, got "${v}"${value === undefined ? ` (from ${BACKEND_ENV})` : ` (${from})`}`);
+  }
+  return v as Backend;
+}
+
+export function namedStatistics(stats: Uint32Array, base: number): CharacterStatistics {
+  const values = new Uint32Array(VALUE_COUNT);
+  deriveValues(stats, base, values);
+  return {
+    bytes: stats[base + STAT.BYTES],
+    chars: stats[base + STAT.CHARS],
+    whitespace: stats[base + STAT.WHITESPACE],
+    upper: stats[base + STAT.UPPER],
+    lower: stats[base + STAT.LOWER],
+    digits: stats[base + STAT.DIGIT],
+    punctuation: stats[base + STAT.PUNCT],
+    control: stats[base + STAT.CONTROL],
+    nonAscii: stats[base + STAT.NON_ASCII],
+    tokens: stats[base + STAT.TOKENS],
+    transitions: stats[base + STAT.TRANSITIONS],
+    distinctBytes: values[12],
+  };
+}
+
+export class SwitchedMoE {
+  readonly config: RouterConfig;
+  private readonly backend: Backend;
+  private readonly gpuOptions: SwitchedMoEOptions['gpu'];
+  private readonly warn: (message: string) => void;
+  private gpu: Promise<{ ctx: GpuContext; router: GpuRouter }> | null = null;
+  private gpuFailed: Error | null = null;
+  private disposed = false;
+  private readonly tally = { total: 0, perExpert: [] as number[], complexitySum: 0, confidenceSum: 0 };
+  private lastBackend: 'gpu' | 'cpu' | null = null;
+  private adapter: string | null = null;
+
+  constructor(options: SwitchedMoEOptions = {}) {
+    this.config = resolveRouterConfig(options);
+    this.backend = resolveBackend(options.backend, 'option backend');
+    this.gpuOptions = options.gpu;
+    this.warn = options.onWarning ?? ((m) => process.emitWarning(m, 'MoeRouterWarning'));
+    this.tally.perExpert = new Array<number>(this.config.numExperts).fill(0);
+  }
+
+  get numExperts(): number {
+    return this.config.numExperts;
+  }
+
+  // ---- single strings (CPU reference, synchronous) ------------------------
+
+  private routeOne(text: string): { stats: Uint32Array; score: number; expert: number; confidence: number } {
+    const { bytes, offsets } = packStrings([text]);
+    const stats = computeStatistics(bytes, offsets);
+    const r = scoreStatistics(this.config, stats, 1);
+    return { stats, score: r.scoresQ16[0], expert: r.experts[0], confidence: r.confidenceQ16[0] };
+  }
+
+  /** Complexity score in [0, 1]. */
+  computeComplexity(text: string): number {
+    return toFloat(this.routeOne(text).score);
+  }
+
+  /** The expert index (0 .. numExperts - 1) this text is routed to. */
+  route(text: string): number {
+    this.assertUsable();
+    const r = this.routeOne(text);
+    this.record(r.expert, r.score, r.confidence);
+    return r.expert;
+  }
+
+  /** Confidence of the routing decision in [0, 1]: 0 on a boundary, 1 farthest from one. */
+  confidence(text: string): number {
+    return toFloat(this.routeOne(text).confidence);
+  }
+
+  /** The statistics and each feature's contribution that produced the score. */
+  explain(text: string): Explanation {
+    const r = this.routeOne(text);
+    const values = new Uint32Array(VALUE_COUNT);
+    deriveValues(r.stats, 0, values);
+    const { features, weightsInt, weightSum } = this.config.model;
+    return {
+      text,
+      statistics: namedStatistics(r.stats, 0),
+      features: features.map((f, i) => {
+        const value = toFloat(featureQ16(f, values));
+        const weight = weightsInt[i] / weightSum;
+        return {
+          name: f.name,
+          describe: f.describe,
+          value,
+          weight,
+          contribution: weight * value,
+          ...(f.kind === 0 ? {} : { cap: f.cap }),
+        };
+      }),
+      complexity: toFloat(r.score),
+      expert: r.expert,
+      confidence: toFloat(r.confidence),
+      expertDescription: this.config.expertDescriptions[r.expert],
+    };
+  }
+
+  getMetrics(): RouterMetrics {
+    const { features, weightsInt, weightSum } = this.config.model;
+    const t = this.tally;
+    return {
+      numExperts: this.config.numExperts,
+      complexityThreshold: this.config.complexityThreshold,
+      boundaries: [...this.config.boundaries],
+      expertDescriptions: { ...this.config.expertDescriptions },
+      features: features.map((f, i) => ({
+        name: f.name,
+        weight: weightsInt[i] / weightSum,
+        ...(f.kind === 0 ? {} : { cap: f.cap }),
+        describe: f.describe,
+      })),
+      routed: {
+        total: t.total,
+        perExpert: [...t.perExpert],
+        meanComplexity: t.total ? t.complexitySum / t.total / ONE : 0,
+        meanConfidence: t.total ? t.confidenceSum / t.total / ONE : 0,
+      },
+      lastBackend: this.lastBackend,
+      adapter: this.adapter,
+    };
+  }
+
+  private record(expert: number, scoreQ16: number, confidenceQ16: number): void {
+    this.tally.total++;
+    this.tally.perExpert[expert]++;
+    this.tally.complexitySum += scoreQ16;
+    this.tally.confidenceSum += confidenceQ16;
+  }
+
+  // ---- batches ------------------------------------------------------------
+
+  /** Routes many strings, or a packed batch (UTF-8 bytes + n + 1 offsets), on the GPU or the CPU. */
+  async routeBatch(input: readonly string[] | PackedBatch, options: RouteBatchOptions = {}): Promise<BatchRouting> {
+    this.assertUsable();
+    const backend = options.backend === undefined ? this.backend : resolveBackend(options.backend, 'routeBatch option backend');
+    const t0 = performance.now();
+    let batch: PackedBatch;
+    if (Array.isArray(input)) {
+      batch = packStrings(input as readonly string[]);
+    } else {
+      batch = input as PackedBatch;
+      validatePackedBatch(batch);
+    }
+    const packMs = performance.now() - t0;
+    const includeStats = options.includeStats ?? false;
+
+    let result: BatchRouting;
+    if (backend === 'cpu') {
+      result = this.routeCpu(batch, includeStats, packMs, t0);
+    } else {
+      const gpu = await this.acquireGpu(backend);
+      if (!gpu) {
+        result = this.routeCpu(batch, includeStats, packMs, t0);
+      } else {
+        try {
+          const t1 = performance.now();
+          const r = await gpu.router.route(batch.bytes, batch.offsets, includeStats);
+          const computeMs = performance.now() - t1;
+          result = this.finish(r, r.stats, 'gpu', gpu.ctx.description, {
+            packMs,
+            computeMs,
+            uploadMs: r.timings.uploadMs,
+            waitMs: r.timings.waitMs,
+            totalMs: performance.now() - t0,
+          });
+        } catch (err) {
+          if (!(err instanceof DeviceLostError) || backend === 'gpu') throw err;
+          this.gpuFailed = err;
+          this.warn(`${err.message}; routing on the CPU from now on`);
+          result = this.routeCpu(batch, includeStats, packMs, t0);
+        }
+      }
+    }
+    for (let i = 0; i < result.count; i++) this.record(result.experts[i], result.scoresQ16[i], result.confidenceQ16[i]);
+    return result;
+  }
+
+  private routeCpu(batch: PackedBatch, includeStats: boolean, packMs: number, t0: number): BatchRouting {
+    const t1 = performance.now();
+    const stats = computeStatistics(batch.bytes, batch.offsets);
+    const r = scoreStatistics(this.config, stats, batchSize(batch));
+    const computeMs = performance.now() - t1;
+    return this.finish(r, includeStats ? stats : undefined, 'cpu', CPU_ADAPTER, { packMs, computeMs, totalMs: performance.now() - t0 });
+  }
+
+  private finish(
+    r: { experts: Uint32Array; scoresQ16: Uint32Array; confidenceQ16: Uint32Array },
+    stats: Uint32Array | undefined,
+    backend: 'gpu' | 'cpu',
+    adapter: string,
+    timings: BatchTimings,
+  ): BatchRouting {
+    const n = r.experts.length;
+    const scores = new Float32Array(n);
+    const confidence = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      scores[i] = r.scoresQ16[i] / ONE;
+      confidence[i] = r.confidenceQ16[i] / ONE;
+    }
+    this.lastBackend = backend;
+    this.adapter = adapter;
+    return {
+      count: n,
+      experts: r.experts,
+      scores,
+      confidence,
+      scoresQ16: r.scoresQ16,
+      confidenceQ16: r.confidenceQ16,
+      ...(stats ? { stats } : {}),
+      backend,
+      adapter,
+      timings,
+    };
+  }
+
+  /** The GPU router, or null when 'auto' falls back to the CPU. */
+  private async acquireGpu(backend: 'auto' | 'gpu'): Promise<{ ctx: GpuContext; router: GpuRouter } | null> {
+    if (this.gpuFailed) {
+      if (backend === 'gpu') throw this.gpuFailed;
+      return null;
+    }
+    this.gpu ??= (async () => {
+      const ctx = await GpuContext.open(this.gpuOptions);
+      try {
+        const limits = { ...defaultPlanLimits(ctx.limits), ...this.gpuOptions?.planLimits };
+        const router = await ctx.checked('creating the pipelines', () => new GpuRouter(ctx, this.config, limits));
+        return { ctx, router };
+      } catch (err) {
+        ctx.destroy();
+        throw err;
+      }
+    })();
+    try {
+      return await this.gpu;
+    } catch (err) {
+      this.gpu = null;
+      this.gpuFailed = err as Error;
+      if (backend === 'gpu' || !(err instanceof GpuUnavailableError)) throw err;
+      this.warn(`${err.message} Falling back to the CPU reference.`);
+      return null;
+    }
+  }
+
+  /** Describes the adapter routeBatch would use, opening the device if needed; null if none. */
+  async adapterDescription(backend: Backend = this.backend): Promise<string> {
+    if (backend === 'cpu') return CPU_ADAPTER;
+    const gpu = await this.acquireGpu(backend);
+    return gpu ? gpu.ctx.description : CPU_ADAPTER;
+  }
+
+  private assertUsable(): void {
+    if (this.disposed) throw new DisposedError();
+  }
+
+  /** Releases the GPU device; the process can exit afterwards. */
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    const gpu = this.gpu;
+    this.gpu = null;
+    if (!gpu) return;
+    try {
+      const { ctx, router } = await gpu;
+      router.destroy();
+      ctx.destroy();
+    } catch {
+      // opening failed: nothing to release
+    }
+  }
+}
+
+export { FEATURE_NAMES, STATS_STRIDE };
