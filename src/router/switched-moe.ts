@@ -364,6 +364,18 @@ export class SwitchedMoE {
     return gpu ? gpu.ctx.description : CPU_ADAPTER;
   }
 
+  /**
+   * Destroys the real GPU device as a driver reset would, so tests can check
+   * what happens to work after a device loss. The next GPU batch sees a
+   * DeviceLostError ('auto' then falls back to the CPU). Not for production use.
+   */
+  async loseDeviceForTesting(): Promise<void> {
+    const gpu = await this.acquireGpu('gpu');
+    if (!gpu) return;
+    gpu.ctx.device.destroy();
+    await gpu.ctx.device.lost;
+  }
+
   private assertUsable(): void {
     if (this.disposed) throw new DisposedError();
   }
