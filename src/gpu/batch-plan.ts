@@ -36,7 +36,17 @@ export function defaultPlanLimits(limits: GPUSupportedLimits): PlanLimits {
   };
 }
 
-export function validatePlanLimits(l: PlanLimits): void {
+/**
+ * The limits actually used: checked, and with windows and groups small enough
+ * that their dispatch fits a perDimension x perDimension grid of workgroups.
+ */
+export function effectivePlanLimits(l: PlanLimits, workgroupSize: number): PlanLimits {
+  validatePlanLimits(l);
+  const grid = l.workgroupsPerDimension * l.workgroupsPerDimension * workgroupSize;
+  return { ...l, itemsPerWindow: Math.min(l.itemsPerWindow, grid), stringsPerGroup: Math.min(l.stringsPerGroup, grid) };
+}
+
+function validatePlanLimits(l: PlanLimits): void {
   const ok =
     Number.isInteger(l.chunkBytes) && l.chunkBytes >= 1 &&
     Number.isInteger(l.windowBytes) && l.windowBytes >= 8 && l.windowBytes % 4 === 0 &&

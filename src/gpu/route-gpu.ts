@@ -8,10 +8,11 @@
 import { STATS_STRIDE } from '../model/complexity-model.js';
 import type { RouterConfig } from '../model/router-config.js';
 import type { FixedRouting } from '../cpu/score.js';
-import { ITEM_WORDS, planWindows, validatePlanLimits, type PlanLimits, type Window } from './batch-plan.js';
+import { ITEM_WORDS, effectivePlanLimits, planWindows, type PlanLimits, type Window } from './batch-plan.js';
 import type { GpuContext } from './gpu-context.js';
 import { RESULT_WORDS, ScoreKernel } from './score-kernel.js';
 import { StatisticsKernel } from './statistics-kernel.js';
+import { WORKGROUP_SIZE } from './shader-source.js';
 
 export interface GpuRouting extends FixedRouting {
   stats?: Uint32Array;
@@ -36,15 +37,17 @@ export class GpuRouter {
   private readonly statParams: GPUBuffer;
   private readonly scoreParams: GPUBuffer;
   private readonly items: Uint32Array;
+  readonly limits: PlanLimits;
   /** Serialises route() calls: they share the buffers. */
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly ctx: GpuContext,
     config: RouterConfig,
-    readonly limits: PlanLimits,
+    requested: PlanLimits,
   ) {
-    validatePlanLimits(limits);
+    this.limits = effectivePlanLimits(requested, WORKGROUP_SIZE);
+    const limits = this.limits;
     this.statistics = new StatisticsKernel(ctx);
     this.score = new ScoreKernel(ctx, config);
     const uniform = GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST;
