@@ -71,9 +71,15 @@ export class GpuRouter {
       stats: includeStats ? new Uint32Array(n * STATS_STRIDE) : undefined,
       timings: { uploadMs: 0, waitMs: 0 },
     };
-    for (let first = 0; first < n; first += this.limits.stringsPerGroup) {
-      const end = Math.min(n, first + this.limits.stringsPerGroup);
-      await this.ctx.checked('routing a batch', () => this.routeGroup(bytes, offsets, first, end, out));
+    try {
+      for (let first = 0; first < n; first += this.limits.stringsPerGroup) {
+        const end = Math.min(n, first + this.limits.stringsPerGroup);
+        await this.ctx.checked('routing a batch', () => this.routeGroup(bytes, offsets, first, end, out));
+      }
+    } catch (err) {
+      // A buffer left in a bad size or state must not poison the next batch.
+      this.releaseBuffers();
+      throw err;
     }
     return out;
   }
@@ -163,9 +169,13 @@ export class GpuRouter {
     return created;
   }
 
-  destroy(): void {
+  private releaseBuffers(): void {
     for (const b of this.buffers.values()) b.destroy();
     this.buffers.clear();
+  }
+
+  destroy(): void {
+    this.releaseBuffers();
     this.statParams.destroy();
     this.scoreParams.destroy();
   }
