@@ -192,8 +192,8 @@ export const DEFAULT_FEATURES: readonly FeatureDefinition[] = [
     describe: 'class changes inside tokens (a1, x(y), camelCase) per character' },
 ];
 
-/** Integer weights sum to about this; the score divides by their exact sum. */
-export const WEIGHT_SCALE = 4096;
+/** Integer weights sum to about this (so weights given to 4 decimals are exact); the score divides by their exact sum. sum(w) * ONE must stay below 2^32. */
+export const WEIGHT_SCALE = 10000;
 
 /** A model ready to evaluate: integer weights, validated caps. */
 export interface CompiledModel {
