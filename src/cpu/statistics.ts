@@ -6,7 +6,9 @@
  */
 import {
   BYTE_CLASS,
+  BYTE_CLASS_COUNT,
   BYTE_CLASS_TABLE,
+  BYTE_SET_WORDS,
   CLASS_STAT_OFFSET,
   MIX_CLASS_TABLE,
   STAT,
@@ -15,6 +17,22 @@ import {
 
 /** `prevByte` value meaning "this run starts the string". */
 export const NO_PREVIOUS_BYTE = 0x100;
+
+// Per (previous class, class) pair: does this byte start a token / make a
+// transition? Tables turn the two branches of the definition into lookups.
+const TOKEN_START = new Uint8Array(BYTE_CLASS_COUNT * BYTE_CLASS_COUNT);
+const TRANSITION = new Uint8Array(BYTE_CLASS_COUNT * BYTE_CLASS_COUNT);
+for (let p = 0; p < BYTE_CLASS_COUNT; p++) {
+  for (let c = 0; c < BYTE_CLASS_COUNT; c++) {
+    if (c === BYTE_CLASS.WHITESPACE) continue;
+    if (p === BYTE_CLASS.WHITESPACE) TOKEN_START[p * BYTE_CLASS_COUNT + c] = 1;
+    else if (MIX_CLASS_TABLE[p] !== MIX_CLASS_TABLE[c]) TRANSITION[p * BYTE_CLASS_COUNT + c] = 1;
+  }
+}
+
+// Scratch reused across calls: the reference runs once per string, millions of times.
+const classCounts = new Uint32Array(BYTE_CLASS_COUNT);
+const byteSet = new Int32Array(BYTE_SET_WORDS);
 
 /**
  * Adds bytes[start, end) to the record at stats[base ..]. `prevByte` is the
@@ -28,8 +46,8 @@ export function accumulateStatistics(
   stats: Uint32Array,
   base: number,
 ): void {
-  const classCounts = [0, 0, 0, 0, 0, 0, 0, 0];
-  const byteSet = [0, 0, 0, 0, 0, 0, 0, 0];
+  classCounts.fill(0);
+  byteSet.fill(0);
   let tokens = 0;
   let transitions = 0;
   let prevClass = prevByte === NO_PREVIOUS_BYTE ? BYTE_CLASS.WHITESPACE : BYTE_CLASS_TABLE[prevByte];
@@ -38,10 +56,9 @@ export function accumulateStatistics(
     const c = BYTE_CLASS_TABLE[b];
     classCounts[c]++;
     byteSet[b >>> 5] |= 1 << (b & 31);
-    if (c !== BYTE_CLASS.WHITESPACE) {
-      if (prevClass === BYTE_CLASS.WHITESPACE) tokens++;
-      else if (MIX_CLASS_TABLE[prevClass] !== MIX_CLASS_TABLE[c]) transitions++;
-    }
+    const pair = prevClass * BYTE_CLASS_COUNT + c;
+    tokens += TOKEN_START[pair];
+    transitions += TRANSITION[pair];
     prevClass = c;
   }
   const n = end - start;
@@ -50,7 +67,7 @@ export function accumulateStatistics(
   for (let c = 0; c < BYTE_CLASS.CONTINUATION; c++) stats[base + CLASS_STAT_OFFSET + c] += classCounts[c];
   stats[base + STAT.TOKENS] += tokens;
   stats[base + STAT.TRANSITIONS] += transitions;
-  for (let w = 0; w < 8; w++) stats[base + STAT.BYTE_SET + w] |= byteSet[w];
+  for (let w = 0; w < BYTE_SET_WORDS; w++) stats[base + STAT.BYTE_SET + w] |= byteSet[w];
 }
 
 /** Statistics of every string of a packed batch, STATS_STRIDE u32 each. */
