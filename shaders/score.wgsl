@@ -7,7 +7,8 @@
 //   0: stats   storage, read        STATS_STRIDE u32 per string (see statistics.wgsl)
 //   1: results storage, read_write  3 u32 per string: score_q16, expert, confidence_q16
 //   2: params  uniform              x = number of strings
-// Dispatch: ceil(strings / WORKGROUP_SIZE) workgroups, 2D past the per-dimension limit.
+// Dispatch: ceil(strings / WORKGROUP_SIZE) workgroups, 2D past the per-dimension limit
+// (flat_invocation_index, dispatch.wgsl).
 
 @group(0) @binding(0) var<storage, read> stats: array<u32>;
 @group(0) @binding(1) var<storage, read_write> results: array<u32>;
@@ -64,7 +65,7 @@ fn main(
   @builtin(num_workgroups) nwg: vec3<u32>,
   @builtin(local_invocation_index) lid: u32,
 ) {
-  let s = (wg.y * nwg.x + wg.x) * WORKGROUP_SIZE + lid;
+  let s = flat_invocation_index(wg, nwg, lid);
   if (s >= params.x) { return; }
   let v = derive_values(s * STATS_STRIDE);
   var acc = 0u;

@@ -14,7 +14,7 @@
 //                                  (layout: STAT_* constants, src/model/complexity-model.ts)
 //   3: params uniform              x = number of work items
 // Dispatch: ceil(items / WORKGROUP_SIZE) workgroups, folded into 2D past the
-// per-dimension limit; the flat index is rebuilt from num_workgroups.
+// per-dimension limit; flat_invocation_index (dispatch.wgsl) rebuilds the index.
 // Constants (STAT_*, CLASS_*, BYTE_CLASS, MIX_CLASS, ...) are generated from the model.
 
 @group(0) @binding(0) var<storage, read> bytes: array<u32>;
@@ -32,7 +32,7 @@ fn main(
   @builtin(num_workgroups) nwg: vec3<u32>,
   @builtin(local_invocation_index) lid: u32,
 ) {
-  let item_index = (wg.y * nwg.x + wg.x) * WORKGROUP_SIZE + lid;
+  let item_index = flat_invocation_index(wg, nwg, lid);
   if (item_index >= params.x) { return; }
   let item = items[item_index];
   let start = item.y;

@@ -87,7 +87,14 @@ function configPrelude(config: RouterConfig): string[] {
 const banner = (text: string): string => `// ---- ${text} ----`;
 
 export function statisticsShaderSource(): string {
-  return [banner('generated from src/model'), ...modelPrelude(), banner('statistics.wgsl'), readShader('statistics.wgsl')].join('\n');
+  return [
+    banner('generated from src/model'),
+    ...modelPrelude(),
+    banner('dispatch.wgsl'),
+    readShader('dispatch.wgsl'),
+    banner('statistics.wgsl'),
+    readShader('statistics.wgsl'),
+  ].join('\n');
 }
 
 export function scoreShaderSource(config: RouterConfig): string {
@@ -95,6 +102,8 @@ export function scoreShaderSource(config: RouterConfig): string {
     banner('generated from src/model'),
     ...modelPrelude(),
     ...configPrelude(config),
+    banner('dispatch.wgsl'),
+    readShader('dispatch.wgsl'),
     banner('fixed-point.wgsl'),
     readShader('fixed-point.wgsl'),
     banner('score.wgsl'),

@@ -101,24 +101,16 @@ export interface CharacterStatistics {
 // ---------------------------------------------------------------------------
 // Values: the statistics plus two derived quantities, indexed by features.
 
+const { BYTE_SET: _byteSet, ...COUNTS } = STAT;
 export const VALUE = {
-  BYTES: 0,
-  CHARS: 1,
-  WHITESPACE: 2,
-  UPPER: 3,
-  LOWER: 4,
-  DIGIT: 5,
-  PUNCT: 6,
-  CONTROL: 7,
-  NON_ASCII: 8,
-  TOKENS: 9,
-  TRANSITIONS: 10,
+  /** BYTES .. TRANSITIONS: the counts of the statistics record, at the same indices. */
+  ...COUNTS,
   /** CHARS - WHITESPACE */
-  NON_WS_CHARS: 11,
+  NON_WS_CHARS: STAT.BYTE_SET,
   /** popcount(BYTE_SET) */
-  DISTINCT_BYTES: 12,
+  DISTINCT_BYTES: STAT.BYTE_SET + 1,
 } as const;
-export const VALUE_COUNT = 13;
+export const VALUE_COUNT = VALUE.DISTINCT_BYTES + 1;
 
 /** Derived values from one statistics record at `base`, the same steps as derive_values() in score.wgsl. */
 export function deriveValues(stats: Uint32Array, base: number, out: Uint32Array): void {

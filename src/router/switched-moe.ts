@@ -10,6 +10,7 @@ import {
   FEATURE_NAMES,
   STAT,
   STATS_STRIDE,
+  VALUE,
   VALUE_COUNT,
   deriveValues,
   featureQ16,
@@ -128,7 +129,7 @@ export function namedStatistics(stats: Uint32Array, base: number): CharacterStat
     nonAscii: stats[base + STAT.NON_ASCII],
     tokens: stats[base + STAT.TOKENS],
     transitions: stats[base + STAT.TRANSITIONS],
-    distinctBytes: values[12],
+    distinctBytes: values[VALUE.DISTINCT_BYTES],
   };
 }
 
