@@ -1,0 +1,195 @@
+/**
+ * `moe-router calibrate [INPUT] --target 0.5,0.3,0.2`: boundaries that split
+ * this corpus into those shares, from exact quantiles of the Q16 scores.
+ * Ties (many records with the same score) can make an exact share
+ * impossible: the achieved shares are always reported.
+ */
+import { InputError } from '../errors.js';
+import { SwitchedMoE, type Backend } from '../router/switched-moe.js';
+import { RecordReader, formatFromPath, type InputFormat } from '../io/record-reader.js';
+import { AtomicFile } from '../io/atomic-file.js';
+import { routePackedBatches } from '../stream/batch-pipeline.js';
+import { CliError, ioError } from './cli-errors.js';
+import { openInput } from './input.js';
+import { loadConfigFile, parseNumberList, type ConfigFile } from './options.js';
+import { InvalidArgumentError } from 'commander';
+
+const ONE = 65536;
+
+export interface CalibrateOptions {
+  target: number[];
+  format?: InputFormat;
+  field?: string;
+  backend?: Backend;
+  config?: string;
+  writeConfig?: string;
+  json?: boolean;
+  batchBytes: number;
+  batchRecords: number;
+  onError: 'fail' | 'skip';
+}
+
+export function parseTargets(v: string): number[] {
+  const t = parseNumberList(v);
+  if (t.length < 2) throw new InvalidArgumentError('give at least two shares, one per expert (e.g. 0.5,0.3,0.2).');
+  if (t.some((x) => x <= 0)) throw new InvalidArgumentError('every share must be > 0.');
+  const sum = t.reduce((a, b) => a + b, 0);
+  if (Math.abs(sum - 1) > 1e-3) throw new InvalidArgumentError(`shares must sum to 1 (these sum to ${sum}).`);
+  return t.map((x) => x / sum);
+}
+
+export interface Calibration {
+  records: number;
+  targets: number[];
+  boundariesQ16: number[];
+  boundaries: number[];
+  counts: number[];
+  achieved: number[];
+  exact: boolean;
+  note?: string;
+}
+
+function lowerBound(sorted: Uint32Array, value: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid] < value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Boundaries (Q16) for cumulative target shares over sorted Q16 scores. A record goes to expert e when boundary[e-1] <= score < boundary[e]. */
+export function calibrate(sorted: Uint32Array, targets: readonly number[]): Calibration {
+  const n = sorted.length;
+  if (n === 0) throw new CliError('the corpus has no routed records: nothing to calibrate on');
+  const boundariesQ16: number[] = [];
+  let cum = 0;
+  let prev = 0;
+  let adjusted = false;
+  for (let j = 0; j < targets.length - 1; j++) {
+    cum += targets[j];
+    const idx = Math.min(n, Math.max(0, Math.round(cum * n)));
+    let b = idx < n ? sorted[idx] : sorted[n - 1] + 1;
+    if (b < prev + 1) {
+      b = prev + 1;
+      adjusted = true;
+    }
+    if (b < 1) b = 1;
+    if (b > ONE - 1) {
+      throw new CliError(
+        `cannot place ${targets.length - 1} strictly increasing boundaries in (0, 1): the scores are too concentrated near 1 (highest score ${sorted[n - 1] / ONE}); use fewer experts`,
+      );
+    }
+    boundariesQ16.push(b);
+    prev = b;
+  }
+  const counts: number[] = [];
+  let below = 0;
+  for (const b of boundariesQ16) {
+    const at = lowerBound(sorted, b);
+    counts.push(at - below);
+    below = at;
+  }
+  counts.push(n - below);
+  const achieved = counts.map((c) => c / n);
+  const exact = achieved.every((a, e) => Math.abs(a - targets[e]) <= 1 / n + 1e-12);
+  const result: Calibration = {
+    records: n,
+    targets: [...targets],
+    boundariesQ16,
+    boundaries: boundariesQ16.map((b) => b / ONE),
+    counts,
+    achieved,
+    exact,
+  };
+  if (!exact) {
+    result.note = `the shares cannot be met exactly: ${adjusted ? 'boundaries had to be moved apart; ' : ''}records with equal scores (ties) always go to the same expert`;
+  }
+  return result;
+}
+
+export async function runCalibrate(input: string | undefined, o: CalibrateOptions): Promise<number> {
+  const format = o.format ?? formatFromPath(input);
+  const base: ConfigFile = o.config ? await loadConfigFile(o.config) : {};
+  const opened = await openInput(input, undefined, format === 'csv' || format === 'tsv');
+  const { weights, caps } = base;
+  const moe = new SwitchedMoE({
+    ...(weights ? { weights } : {}),
+    ...(caps ? { caps } : {}),
+    numExperts: o.target.length,
+    ...(o.backend ? { backend: o.backend } : {}),
+    onWarning: (m) => void process.stderr.write(`moe-router: warning: ${m}\n`),
+  });
+  let scores = new Uint32Array(1 << 16);
+  let n = 0;
+  let skipped = 0;
+  try {
+    const reader = new RecordReader({
+      format,
+      ...(o.field !== undefined ? { field: o.field } : {}),
+      file: opened.name,
+      batchBytes: o.batchBytes,
+      batchRecords: o.batchRecords,
+      keepRaw: false,
+    });
+    const onWarning = (m: string): void => void process.stderr.write(`moe-router: warning: ${m}\n`);
+    for await (const { batch, routing } of routePackedBatches(moe, reader.batches(opened.source), { ...(o.backend ? { backend: o.backend } : {}), onWarning })) {
+      if (batch.errors.length > 0 && o.onError === 'fail') {
+        const e = batch.errors[0];
+        throw new InputError(opened.name, e.line, `${e.message} (record ${batch.firstIndex + e.local}; --on-error skip leaves it out)`);
+      }
+      if (!routing) continue;
+      if (n + batch.count > scores.length) {
+        const next = new Uint32Array(Math.max(scores.length * 2, n + batch.count));
+        next.set(scores.subarray(0, n));
+        scores = next;
+      }
+      let nextErr = 0;
+      for (let i = 0; i < batch.count; i++) {
+        if (nextErr < batch.errors.length && batch.errors[nextErr].local === i) {
+          nextErr++;
+          skipped++;
+          continue;
+        }
+        scores[n++] = routing.scoresQ16[i];
+      }
+    }
+  } finally {
+    await moe.dispose();
+  }
+  const sorted = scores.subarray(0, n).sort();
+  const cal = calibrate(sorted, o.target);
+  const config: ConfigFile = { ...base, numExperts: o.target.length, boundaries: cal.boundaries };
+  delete config.complexityThreshold;
+  if (o.writeConfig) {
+    try {
+      const f = await AtomicFile.open(o.writeConfig);
+      await f.write(JSON.stringify(config, null, 2) + '\n');
+      await f.commit();
+    } catch (err) {
+      throw ioError('write config', o.writeConfig, err);
+    }
+  }
+  if (o.json) {
+    process.stdout.write(JSON.stringify({ input: opened.name, skipped, ...cal, config }, null, 2) + '\n');
+    return 0;
+  }
+  const pct = (x: number): string => `${(100 * x).toFixed(2)}%`;
+  const lines: string[] = [];
+  lines.push(`calibrated ${o.target.length} experts on ${cal.records} records of ${opened.name}${skipped ? ` (${skipped} bad records left out)` : ''}`);
+  lines.push('');
+  lines.push('  expert  target    achieved  records  complexity range');
+  for (let e = 0; e < o.target.length; e++) {
+    const lo = e === 0 ? 0 : cal.boundaries[e - 1];
+    const hi = e === o.target.length - 1 ? '1]' : `${cal.boundaries[e]})`;
+    lines.push(`  ${String(e).padStart(6)}  ${pct(cal.targets[e]).padStart(7)}  ${pct(cal.achieved[e]).padStart(8)}  ${String(cal.counts[e]).padStart(7)}  [${lo}, ${hi}`);
+  }
+  lines.push('');
+  lines.push(`boundaries: ${cal.boundaries.join(',')}`);
+  if (cal.note) lines.push(`note: ${cal.note}`);
+  if (o.writeConfig) lines.push(`wrote ${o.writeConfig}: use it with  moe-router route --config ${o.writeConfig}`);
+  process.stdout.write(lines.join('\n') + '\n');
+  return 0;
+}

@@ -1,0 +1,72 @@
+/** Opening the input: a file (whole, or one --shard part) or stdin, as byte chunks. */
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { CliError, ioError } from './cli-errors.js';
+import { readFirstLine, shardRange, type ShardRange, type ShardSpec } from '../io/shard-range.js';
+
+export interface OpenedInput {
+  /** Name for messages ("-" is "stdin"). */
+  name: string;
+  source: AsyncIterable<Uint8Array>;
+  /** Bytes to read, when known (progress, ETA). */
+  size: number | null;
+  range?: ShardRange;
+  /** csv/tsv: header of the file, for parts that do not start at byte 0. */
+  csvHeader?: Uint8Array;
+}
+
+const CHUNK = 1 << 20;
+
+async function* guarded(source: AsyncIterable<Uint8Array>, name: string): AsyncGenerator<Uint8Array> {
+  try {
+    for await (const chunk of source) yield chunk;
+  } catch (err) {
+    throw ioError('read input', name, err);
+  }
+}
+
+export async function openInput(path: string | undefined, shard: ShardSpec | undefined, csv: boolean): Promise<OpenedInput> {
+  if (path === undefined || path === '-') {
+    if (shard) throw new CliError('--shard needs a file (it splits the file by byte ranges), not stdin');
+    return { name: 'stdin', source: guarded(process.stdin, 'stdin'), size: null };
+  }
+  let size: number;
+  try {
+    const st = await stat(path);
+    if (st.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+    size = st.size;
+  } catch (err) {
+    throw ioError('read input', path, err);
+  }
+  let range: ShardRange | undefined;
+  let csvHeader: Uint8Array | undefined;
+  try {
+    if (shard) {
+      range = await shardRange(path, size, shard);
+      if (csv && range.start > 0) csvHeader = await readFirstLine(path);
+    }
+  } catch (err) {
+    throw ioError('read input', path, err);
+  }
+  const start = range?.start ?? 0;
+  const end = range?.end ?? size;
+  // A stream even for an empty range, so an unreadable file is still reported.
+  const stream =
+    end > start
+      ? createReadStream(path, { start, end: end - 1, highWaterMark: CHUNK })
+      : createReadStream(path, { start: 0, end: 0, highWaterMark: CHUNK });
+  const source = end > start ? stream : emptyAfterOpen(stream);
+  return {
+    name: path,
+    source: guarded(source, path),
+    size: end - start,
+    ...(range ? { range } : {}),
+    ...(csvHeader ? { csvHeader } : {}),
+  };
+}
+
+async function* emptyAfterOpen(stream: AsyncIterable<Uint8Array> & { destroy(): void }): AsyncGenerator<Uint8Array> {
+  // opens the file (errors surface), yields nothing
+  for await (const _ of stream) break;
+  stream.destroy();
+}

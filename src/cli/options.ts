@@ -1,0 +1,119 @@
+/** Option parsers (commander) and the router configuration shared by the subcommands. */
+import { readFile } from 'node:fs/promises';
+import { InvalidArgumentError } from 'commander';
+import { MAX_EXPERTS, resolveRouterConfig, type RouterOptions } from '../model/router-config.js';
+import { BACKENDS, type Backend } from '../router/switched-moe.js';
+import { ConfigError } from '../errors.js';
+import { CliError, ioError } from './cli-errors.js';
+
+export function parseIntIn(min: number, max: number): (v: string) => number {
+  return (v: string) => {
+    if (!/^\s*\d+\s*$/.test(v)) throw new InvalidArgumentError(`expected an integer in ${min}..${max}.`);
+    const n = Number(v);
+    if (n < min || n > max) throw new InvalidArgumentError(`expected an integer in ${min}..${max}.`);
+    return n;
+  };
+}
+
+export const parseExperts = parseIntIn(1, MAX_EXPERTS);
+
+export function parseThreshold(v: string): number {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n <= 0 || n > 1) throw new InvalidArgumentError('expected a number in (0, 1].');
+  return n;
+}
+
+export function parseNumberList(v: string): number[] {
+  const parts = v.split(',').map((s) => s.trim());
+  const out = parts.map(Number);
+  if (parts.some((p) => p === '') || out.some((n) => !Number.isFinite(n))) {
+    throw new InvalidArgumentError('expected comma-separated numbers, like 0.2,0.4.');
+  }
+  return out;
+}
+
+export function parseBoundaries(v: string): number[] {
+  const out = parseNumberList(v);
+  for (let i = 0; i < out.length; i++) {
+    if (out[i] <= 0 || out[i] >= 1) throw new InvalidArgumentError('boundaries must be in (0, 1).');
+    if (i > 0 && out[i] <= out[i - 1]) throw new InvalidArgumentError(`boundaries must be strictly increasing (${out[i - 1]} then ${out[i]}).`);
+  }
+  return out;
+}
+
+/** Byte sizes: 1048576, 64K, 8M, 1G (powers of 1024). */
+export function parseBytes(v: string): number {
+  const m = /^\s*(\d+)\s*([kKmMgG]i?[bB]?)?\s*$/.exec(v);
+  if (!m) throw new InvalidArgumentError('expected a byte size like 8M, 512K or 1048576.');
+  const unit = (m[2] ?? '').charAt(0).toLowerCase();
+  const n = Number(m[1]) * (unit === 'k' ? 1024 : unit === 'm' ? 1 << 20 : unit === 'g' ? 1 << 30 : 1);
+  if (n < 1024 || n > 0xffff_0000) throw new InvalidArgumentError('expected a size from 1K to 4G - 64K.');
+  return n;
+}
+
+export function parseChoice<T extends string>(choices: readonly T[]): (v: string) => T {
+  return (v: string) => {
+    if (!(choices as readonly string[]).includes(v)) throw new InvalidArgumentError(`expected one of ${choices.join(', ')}.`);
+    return v as T;
+  };
+}
+
+export const parseBackend = parseChoice<Backend>(BACKENDS);
+
+export interface RouterCliOptions {
+  config?: string;
+  experts?: number;
+  threshold?: number;
+  boundaries?: number[];
+}
+
+/** The JSON config file shape: the SwitchedMoE options. */
+export interface ConfigFile extends RouterOptions {
+  numExperts?: number;
+  complexityThreshold?: number;
+  boundaries?: number[];
+}
+
+const CONFIG_KEYS = ['numExperts', 'complexityThreshold', 'boundaries', 'weights', 'caps'];
+
+export async function loadConfigFile(path: string): Promise<ConfigFile> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw ioError('read config', path, err);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new CliError(`config ${path}: invalid JSON: ${(err as Error).message}`);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new CliError(`config ${path}: expected a JSON object`);
+  const unknown = Object.keys(value).filter((k) => !CONFIG_KEYS.includes(k));
+  if (unknown.length > 0) throw new CliError(`config ${path}: unknown key${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (known: ${CONFIG_KEYS.join(', ')})`);
+  return value as ConfigFile;
+}
+
+/** Merges --config with explicit options (explicit ones win) and validates the result. */
+export async function routerOptions(o: RouterCliOptions): Promise<RouterOptions> {
+  const file: ConfigFile = o.config ? await loadConfigFile(o.config) : {};
+  const out: RouterOptions = { ...file };
+  if (o.experts !== undefined) {
+    out.numExperts = o.experts;
+    // boundaries from the file no longer fit a different expert count
+    if (o.boundaries === undefined && file.boundaries && file.boundaries.length !== o.experts - 1) delete out.boundaries;
+  }
+  if (o.threshold !== undefined) {
+    out.complexityThreshold = o.threshold;
+    if (o.boundaries === undefined) delete out.boundaries;
+  }
+  if (o.boundaries !== undefined) out.boundaries = o.boundaries;
+  try {
+    resolveRouterConfig(out);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new CliError(`invalid router configuration${o.config ? ` (with config ${o.config})` : ''}: ${err.message}`);
+    throw err;
+  }
+  return out;
+}

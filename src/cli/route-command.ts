@@ -1,0 +1,298 @@
+/**
+ * `moe-router route [INPUT|-]`: routes every record of a corpus, streaming.
+ * Every input record gives exactly one output record, in input order.
+ */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { InputError } from '../errors.js';
+import { SwitchedMoE, type Backend, type BatchRouting } from '../router/switched-moe.js';
+import { AtomicFile } from '../io/atomic-file.js';
+import { StreamSink } from '../io/stdout-sink.js';
+import { RecordFormatter, type OutputFormat } from '../io/output-format.js';
+import { RecordReader, formatFromPath, type InputFormat, type RecordBatch } from '../io/record-reader.js';
+import { parseShard } from '../io/shard-range.js';
+import { routePackedBatches, type PipelineState } from '../stream/batch-pipeline.js';
+import { ioError } from './cli-errors.js';
+import { openInput } from './input.js';
+import { routerOptions, type RouterCliOptions } from './options.js';
+import { Progress } from './progress.js';
+import { formatSummary, shares, type RunStats } from './summary.js';
+
+export interface RouteCommandOptions extends RouterCliOptions {
+  format?: InputFormat;
+  field?: string;
+  backend?: Backend;
+  out?: string;
+  outputFormat?: OutputFormat;
+  includeText?: boolean;
+  shards?: string;
+  shard?: string;
+  batchBytes: number;
+  batchRecords: number;
+  onError: 'fail' | 'skip';
+  stats?: string;
+  quiet?: boolean;
+  progress?: boolean;
+}
+
+/** Hidden test hook: lose the GPU device after N GPU batches (needs SwitchedMoE.loseDeviceForTesting). */
+export const LOSE_DEVICE_ENV = 'MOE_ROUTER_TEST_LOSE_DEVICE_AFTER_BATCHES';
+
+interface Output {
+  write(text: string): Promise<void>;
+  commit(): Promise<void>;
+  abort(): Promise<void>;
+}
+
+function outputFor(path: string | undefined, file: AtomicFile | null): Output {
+  if (file) {
+    return {
+      write: (t) => file.write(t).catch((err: unknown) => Promise.reject(ioError('write output', file.path, err))),
+      commit: () => file.commit().catch((err: unknown) => Promise.reject(ioError('write output', file.path, err))),
+      abort: () => file.abort(),
+    };
+  }
+  const sink = new StreamSink(process.stdout);
+  return {
+    write: (t) => sink.write(t).catch((err: unknown) => Promise.reject(ioError('write output', path ?? 'stdout', err))),
+    commit: () => sink.flush().catch((err: unknown) => Promise.reject(ioError('write output', 'stdout', err))),
+    abort: () => sink.flush().catch(() => undefined),
+  };
+}
+
+const SHARD_EXT: Record<InputFormat, string> = { lines: 'txt', jsonl: 'jsonl', csv: 'csv', tsv: 'tsv' };
+
+export async function runRoute(input: string | undefined, o: RouteCommandOptions): Promise<number> {
+  const t0 = performance.now();
+  const format = o.format ?? formatFromPath(input);
+  const outputFormat: OutputFormat = o.outputFormat ?? 'jsonl';
+  const shardSpec = o.shard !== undefined ? parseShard(o.shard) : undefined;
+  const routerOpts = await routerOptions(o);
+  const opened = await openInput(input, shardSpec, format === 'csv' || format === 'tsv');
+  const warn = (m: string): void => void process.stderr.write(`moe-router: warning: ${m}\n`);
+
+  const toClose: Output[] = [];
+  const shardFiles: AtomicFile[] = [];
+  let statsFile: AtomicFile | null = null;
+  let moe: SwitchedMoE | null = null;
+  const progress = Progress.create(!o.quiet && o.progress !== false, opened.size);
+  try {
+    let outFile: AtomicFile | null = null;
+    if (o.out !== undefined && o.out !== '-') {
+      try {
+        outFile = await AtomicFile.open(o.out);
+      } catch (err) {
+        throw ioError('write output', o.out, err);
+      }
+    }
+    const out = outputFor(o.out, outFile);
+    toClose.push(out);
+    moe = new SwitchedMoE({ ...routerOpts, ...(o.backend ? { backend: o.backend } : {}), onWarning: warn });
+    const numExperts = moe.numExperts;
+    if (o.shards !== undefined) {
+      const dir = o.shards;
+      try {
+        await mkdir(dir, { recursive: true });
+        for (let e = 0; e < numExperts; e++) shardFiles.push(await AtomicFile.open(join(dir, `expert-${e}.${SHARD_EXT[format]}`)));
+      } catch (err) {
+        throw ioError('write shards in', dir, err);
+      }
+    }
+    if (o.stats !== undefined) {
+      try {
+        statsFile = await AtomicFile.open(o.stats);
+      } catch (err) {
+        throw ioError('write stats', o.stats, err);
+      }
+    }
+
+    const isCsv = format === 'csv' || format === 'tsv';
+    const firstIndex = opened.range ? (isCsv && opened.range.start > 0 ? opened.range.linesBefore - 1 : opened.range.linesBefore) : 0;
+    const reader = new RecordReader({
+      format,
+      ...(o.field !== undefined ? { field: o.field } : {}),
+      file: opened.name,
+      batchBytes: o.batchBytes,
+      batchRecords: o.batchRecords,
+      keepRaw: o.shards !== undefined,
+      firstIndex,
+      firstLine: (opened.range?.linesBefore ?? 0) + 1,
+      ...(opened.csvHeader ? { csvHeader: opened.csvHeader } : {}),
+    });
+    const formatter = new RecordFormatter({ format: outputFormat, includeText: o.includeText ?? false, errorColumn: o.onError === 'skip' });
+    const header = formatter.header();
+    if (header) await out.write(header);
+
+    const perExpert = new Array<number>(numExperts).fill(0);
+    let recordsIn = 0;
+    let recordsOut = 0;
+    let errors = 0;
+    let bytes = 0;
+    const backends = new Set<string>();
+    const adapters = new Set<string>();
+    const state: PipelineState = { cpuFallbackBatches: 0, deviceLost: false };
+    const loseAfter = Number(process.env[LOSE_DEVICE_ENV] ?? '0');
+    const shardHeaderWritten = new Array<boolean>(numExperts).fill(false);
+    const writeShardHeaders = async (): Promise<void> => {
+      if (!reader.headerRaw) return;
+      for (let e = 0; e < numExperts; e++) {
+        if (shardHeaderWritten[e]) continue;
+        shardHeaderWritten[e] = true;
+        await shardFiles[e].write(Buffer.concat([reader.headerRaw, Buffer.from('\n')]));
+      }
+    };
+
+    const stats = (complete: boolean): RunStats => {
+      const routed = recordsOut - errors;
+      const seconds = (performance.now() - t0) / 1000;
+      return {
+        version: 1,
+        input: opened.name,
+        format,
+        recordsIn,
+        recordsOut,
+        routed,
+        errors,
+        bytes,
+        numExperts,
+        boundaries: [...moe!.config.boundaries],
+        perExpert,
+        shares: shares(perExpert, routed),
+        backend: backends.size ? [...backends].join('+') : o.backend === 'cpu' ? 'cpu' : 'none',
+        adapter: adapters.size ? [...adapters].join('; ') : '(nothing routed)',
+        cpuFallbackBatches: state.cpuFallbackBatches,
+        seconds,
+        mbPerSecond: seconds > 0 ? bytes / 1e6 / seconds : 0,
+        maxRssBytes: process.resourceUsage().maxRSS * 1024,
+        complete,
+        ...(opened.range && shardSpec
+          ? { shard: { index: shardSpec.index, count: shardSpec.count, startByte: opened.range.start, endByte: opened.range.end, firstIndex } }
+          : {}),
+      };
+    };
+
+    const batches = routePackedBatches(moe, reader.batches(opened.source), {
+      ...(o.backend ? { backend: o.backend } : {}),
+      onWarning: warn,
+      ...(loseAfter > 0
+        ? {
+            afterGpuBatch: async (done: number) => {
+              if (done !== loseAfter || !moe) return;
+              const hook = (moe as unknown as { loseDeviceForTesting?: () => Promise<void> | void }).loseDeviceForTesting;
+              if (typeof hook === 'function') await hook.call(moe);
+              else warn(`${LOSE_DEVICE_ENV} is set but this SwitchedMoE has no loseDeviceForTesting(); ignored`);
+            },
+          }
+        : {}),
+    }, state);
+
+    let failure: InputError | null = null;
+    for await (const { batch, routing } of batches) {
+      recordsIn += batch.count;
+      bytes += batch.inputBytes;
+      if (routing) {
+        backends.add(routing.backend);
+        adapters.add(routing.adapter);
+      }
+      const upTo = o.onError === 'fail' && batch.errors.length > 0 ? batch.errors[0].local : batch.count;
+      await out.write(renderBatch(batch, routing, formatter, upTo, perExpert, o.includeText ?? false));
+      if (shardFiles.length > 0) {
+        await writeShardHeaders();
+        await writeShards(batch, routing, format, shardFiles, upTo);
+      }
+      const errs = batch.errors.filter((e) => e.local < upTo).length;
+      errors += errs;
+      recordsOut += upTo;
+      if (upTo < batch.count) {
+        const e = batch.errors[0];
+        errors++;
+        failure = new InputError(opened.name, e.line, `${e.message} (record ${batch.firstIndex + e.local}; --on-error skip writes an error record and goes on)`);
+        break;
+      }
+      progress?.update(bytes, recordsIn);
+    }
+    progress?.done();
+    if (failure) {
+      if (!o.quiet) process.stderr.write(formatSummary(stats(false)));
+      throw failure;
+    }
+    if (shardFiles.length > 0) await writeShardHeaders();
+    await out.commit();
+    toClose.length = 0;
+    for (const f of shardFiles) await f.commit().catch((err: unknown) => Promise.reject(ioError('write shard', f.path, err)));
+    shardFiles.length = 0;
+    const final = stats(true);
+    if (statsFile) {
+      await statsFile.write(JSON.stringify(final, null, 2) + '\n');
+      await statsFile.commit().catch((err: unknown) => Promise.reject(ioError('write stats', o.stats ?? '', err)));
+      statsFile = null;
+    }
+    if (!o.quiet) process.stderr.write(formatSummary(final));
+    return 0;
+  } finally {
+    progress?.done();
+    for (const c of toClose) await c.abort();
+    for (const f of shardFiles) await f.abort();
+    if (statsFile) await statsFile.abort();
+    if (moe) await moe.dispose();
+  }
+}
+
+const decoder = new TextDecoder();
+
+function textOf(batch: RecordBatch, i: number): string {
+  const { bytes, offsets } = batch.text;
+  return decoder.decode(bytes.subarray(offsets[i], offsets[i + 1]));
+}
+
+function renderBatch(
+  batch: RecordBatch,
+  routing: BatchRouting | null,
+  f: RecordFormatter,
+  upTo: number,
+  perExpert: number[],
+  includeText: boolean,
+): string {
+  const parts: string[] = [];
+  let nextErr = 0;
+  for (let i = 0; i < upTo; i++) {
+    const index = batch.firstIndex + i;
+    if (nextErr < batch.errors.length && batch.errors[nextErr].local === i) {
+      parts.push(f.error(index, `line ${batch.errors[nextErr].line}: ${batch.errors[nextErr].message}`));
+      nextErr++;
+      continue;
+    }
+    if (!routing) throw new Error('a batch with records was not routed');
+    const expert = routing.experts[i];
+    perExpert[expert]++;
+    parts.push(f.record(index, expert, routing.scoresQ16[i], routing.confidenceQ16[i], includeText ? textOf(batch, i) : undefined));
+  }
+  return parts.join('');
+}
+
+/** Appends each routed record, unchanged, to its expert's file (error records are not written). */
+async function writeShards(batch: RecordBatch, routing: BatchRouting | null, format: InputFormat, files: AtomicFile[], upTo: number): Promise<void> {
+  if (!routing) return;
+  const src = format === 'lines' ? batch.text : (batch.raw ?? batch.text);
+  const n = files.length;
+  const sizes = new Array<number>(n).fill(0);
+  const isErr = new Uint8Array(upTo);
+  for (const e of batch.errors) if (e.local < upTo) isErr[e.local] = 1;
+  for (let i = 0; i < upTo; i++) {
+    if (isErr[i]) continue;
+    sizes[routing.experts[i]] += src.offsets[i + 1] - src.offsets[i] + 1;
+  }
+  const bufs = sizes.map((s) => Buffer.allocUnsafe(s));
+  const at = new Array<number>(n).fill(0);
+  for (let i = 0; i < upTo; i++) {
+    if (isErr[i]) continue;
+    const e = routing.experts[i];
+    const s = src.offsets[i];
+    const len = src.offsets[i + 1] - s;
+    bufs[e].set(src.bytes.subarray(s, s + len), at[e]);
+    at[e] += len;
+    bufs[e][at[e]++] = 10;
+  }
+  for (let e = 0; e < n; e++) if (sizes[e] > 0) await files[e].write(bufs[e]);
+}
+

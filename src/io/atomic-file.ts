@@ -1,0 +1,93 @@
+/**
+ * Output files written under a temporary name (FILE.tmp-<pid>-<random>, same
+ * directory) and renamed onto FILE only when complete, after fsync. A failed or
+ * interrupted run removes its temporary file, so FILE is either the previous
+ * content (or absent) or the complete new one.
+ */
+import { randomBytes } from 'node:crypto';
+import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { unlinkSync } from 'node:fs';
+
+const live = new Set<AtomicFile>();
+
+/** Removes every temporary file still open (signal handlers, fatal errors). Synchronous. */
+export function removeTemporaryFiles(): void {
+  for (const f of live) {
+    try {
+      unlinkSync(f.tmpPath);
+    } catch {
+      // already gone
+    }
+  }
+  live.clear();
+}
+
+export class AtomicFile {
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private done = false;
+
+  private constructor(
+    readonly path: string,
+    readonly tmpPath: string,
+    private readonly fh: FileHandle,
+    private readonly bufferBytes: number,
+  ) {}
+
+  static async open(path: string, bufferBytes = 1 << 20): Promise<AtomicFile> {
+    const tmpPath = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+    const fh = await open(tmpPath, 'wx');
+    const f = new AtomicFile(path, tmpPath, fh, bufferBytes);
+    live.add(f);
+    return f;
+  }
+
+  /** Buffers data; writes when the buffer is full. */
+  async write(data: string | Uint8Array): Promise<void> {
+    const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    this.pending.push(buf);
+    this.pendingBytes += buf.length;
+    if (this.pendingBytes >= this.bufferBytes) await this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    if (this.pendingBytes === 0) return;
+    const all = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending, this.pendingBytes);
+    this.pending = [];
+    this.pendingBytes = 0;
+    let off = 0;
+    while (off < all.length) {
+      const { bytesWritten } = await this.fh.write(all, off, all.length - off);
+      off += bytesWritten;
+    }
+  }
+
+  /** Flushes, fsyncs, closes and renames onto the final path. */
+  async commit(): Promise<void> {
+    if (this.done) return;
+    this.done = true;
+    try {
+      await this.flush();
+      await this.fh.sync();
+      await this.fh.close();
+      await rename(this.tmpPath, this.path);
+      live.delete(this);
+    } catch (err) {
+      await this.abortQuietly();
+      throw err;
+    }
+  }
+
+  /** Closes and removes the temporary file; the final path is untouched. */
+  async abort(): Promise<void> {
+    if (this.done) return;
+    this.done = true;
+    await this.abortQuietly();
+  }
+
+  private async abortQuietly(): Promise<void> {
+    live.delete(this);
+    await this.fh.close().catch(() => undefined);
+    await unlink(this.tmpPath).catch(() => undefined);
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * Output records: JSONL, CSV (RFC 4180 quoting) or TSV (the same quoting with
+ * a tab). Numbers are exact: complexity and confidence are Q16 fractions
+ * (q / 65536), printed with JavaScript's shortest round-trip form, so GPU and
+ * CPU runs give the same bytes.
+ */
+export type OutputFormat = 'jsonl' | 'csv' | 'tsv';
+export const OUTPUT_FORMATS: readonly OutputFormat[] = ['jsonl', 'csv', 'tsv'];
+
+export function q16(q: number): string {
+  return String(q / 65536);
+}
+
+/** Quotes a CSV/TSV field when it holds the delimiter, a quote, CR or LF. */
+export function quoteField(value: string, delimiter: string): string {
+  if (value.includes(delimiter) || value.includes('"') || value.includes('\n') || value.includes('\r')) {
+    return `"${value.replaceAll('"', '""')}"`;
+  }
+  return value;
+}
+
+export interface FormatOptions {
+  format: OutputFormat;
+  includeText: boolean;
+  /** CSV/TSV: add an `error` column (used with --on-error skip). */
+  errorColumn: boolean;
+}
+
+export class RecordFormatter {
+  private readonly d: string;
+  constructor(private readonly o: FormatOptions) {
+    this.d = o.format === 'tsv' ? '\t' : ',';
+  }
+
+  /** Header line (CSV/TSV), or '' for JSONL. */
+  header(): string {
+    if (this.o.format === 'jsonl') return '';
+    const cols = ['index', 'expert', 'complexity', 'confidence'];
+    if (this.o.includeText) cols.push('text');
+    if (this.o.errorColumn) cols.push('error');
+    return cols.join(this.d) + '\n';
+  }
+
+  record(index: number, expert: number, scoreQ16: number, confidenceQ16: number, text?: string): string {
+    if (this.o.format === 'jsonl') {
+      const base = `{"index":${index},"expert":${expert},"complexity":${q16(scoreQ16)},"confidence":${q16(confidenceQ16)}`;
+      return text === undefined ? base + '}\n' : `${base},"text":${JSON.stringify(text)}}\n`;
+    }
+    const d = this.d;
+    let line = `${index}${d}${expert}${d}${q16(scoreQ16)}${d}${q16(confidenceQ16)}`;
+    if (this.o.includeText) line += d + quoteField(text ?? '', d);
+    if (this.o.errorColumn) line += d;
+    return line + '\n';
+  }
+
+  error(index: number, message: string): string {
+    if (this.o.format === 'jsonl') return `{"index":${index},"error":${JSON.stringify(message)}}\n`;
+    const d = this.d;
+    let line = `${index}${d}${d}${d}`;
+    if (this.o.includeText) line += d;
+    return line + d + quoteField(message, d) + '\n';
+  }
+}

@@ -1,0 +1,255 @@
+/**
+ * Record readers: turn a byte stream (file chunks, stdin) into batches the
+ * engine routes directly. `lines` never creates a JS string; `jsonl` parses
+ * each line (a string per line is unavoidable for JSON.parse); `csv`/`tsv`
+ * parse bytes (src/io/csv-parser.ts). A bad record becomes an error entry
+ * with its line number and an empty text, so indexes stay aligned.
+ */
+import { ConfigError } from '../errors.js';
+import type { PackedBatch } from './packed-batch.js';
+import { PackedBuilder } from './packed-builder.js';
+import { LineSplitter, type LineSink } from './line-splitter.js';
+import { CsvParser, type CsvRecord } from './csv-parser.js';
+
+export type InputFormat = 'lines' | 'jsonl' | 'csv' | 'tsv';
+export const INPUT_FORMATS: readonly InputFormat[] = ['lines', 'jsonl', 'csv', 'tsv'];
+
+export interface RecordError {
+  /** Index of the record inside its batch. */
+  local: number;
+  /** 1-based line number in the input file where the record starts. */
+  line: number;
+  message: string;
+}
+
+export interface RecordBatch {
+  /** Index of the first record in the whole input (0-based). */
+  firstIndex: number;
+  count: number;
+  /** The text to route, one entry per record (error records: empty). */
+  text: PackedBatch;
+  /** The record's original bytes without its line end (jsonl/csv/tsv, when asked for). For `lines`, the text is the record. */
+  raw?: PackedBatch;
+  /** Bad records of this batch, in order. */
+  errors: RecordError[];
+  /** Input bytes read for this batch (approximate split between batches; exact in total). */
+  inputBytes: number;
+}
+
+export interface ReaderOptions {
+  format: InputFormat;
+  /** Text field: jsonl path (a.b.c) or csv/tsv column name. Default "text". */
+  field?: string;
+  /** Name of the input for messages. */
+  file: string;
+  batchBytes: number;
+  batchRecords: number;
+  /** Keep the original record bytes (for --shards). */
+  keepRaw: boolean;
+  /** Global index of the first record (shards of a file). */
+  firstIndex?: number;
+  /** 1-based line number of the first byte read (shards of a file). */
+  firstLine?: number;
+  /** csv/tsv: header line parsed before the input (when reading a part of a file that does not start at 0). */
+  csvHeader?: Uint8Array;
+}
+
+export function formatFromPath(path: string | undefined): InputFormat {
+  if (path === undefined || path === '-') return 'lines';
+  const lower = path.toLowerCase();
+  if (lower.endsWith('.jsonl') || lower.endsWith('.ndjson')) return 'jsonl';
+  if (lower.endsWith('.csv')) return 'csv';
+  if (lower.endsWith('.tsv') || lower.endsWith('.tab')) return 'tsv';
+  return 'lines';
+}
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+function describeType(v: Json | undefined): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'object') return 'an object';
+  return `a ${typeof v}`;
+}
+
+/** Extracts a string at a dotted path, or returns an error message. */
+export function extractField(value: Json, path: readonly string[], pathText: string): string | { error: string } {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    return { error: `expected a JSON object, got ${describeType(value)}` };
+  }
+  let cur: Json | undefined = value;
+  for (const key of path) {
+    if (cur === null || typeof cur !== 'object' || Array.isArray(cur) || !Object.prototype.hasOwnProperty.call(cur, key)) {
+      return { error: `missing field "${pathText}"` };
+    }
+    cur = (cur as { [key: string]: Json })[key];
+  }
+  if (typeof cur !== 'string') return { error: `field "${pathText}" is ${describeType(cur)}, not a string` };
+  return cur;
+}
+
+export class RecordReader {
+  private readonly text: PackedBuilder;
+  private readonly raw: PackedBuilder | null;
+  private errors: RecordError[] = [];
+  private nextIndex: number;
+  private batchStart: number;
+  private line: number;
+  private pendingInputBytes = 0;
+  private readonly ready: RecordBatch[] = [];
+  private readonly fieldPath: string[];
+  private readonly fieldName: string;
+  private csv: CsvParser | null = null;
+  private headerSeen = false;
+  /** csv/tsv: raw bytes of the header line (for shard files). */
+  headerRaw: Uint8Array | null = null;
+
+  constructor(private readonly opts: ReaderOptions) {
+    const initialBytes = Math.min(opts.batchBytes, 1 << 20);
+    this.text = new PackedBuilder(initialBytes, Math.min(opts.batchRecords, 65536));
+    this.raw = opts.keepRaw && opts.format !== 'lines' ? new PackedBuilder(initialBytes, Math.min(opts.batchRecords, 65536)) : null;
+    this.nextIndex = opts.firstIndex ?? 0;
+    this.batchStart = this.nextIndex;
+    this.line = opts.firstLine ?? 1;
+    this.fieldName = opts.field ?? 'text';
+    this.fieldPath = this.fieldName.split('.');
+    if (opts.format === 'csv' || opts.format === 'tsv') {
+      this.csv = new CsvParser(opts.format === 'csv' ? 44 : 9, opts.keepRaw);
+      if (opts.csvHeader) {
+        this.csv.push(opts.csvHeader, (r) => this.onCsv(r));
+        this.csv.push(new Uint8Array([10]), (r) => this.onCsv(r));
+      }
+    }
+  }
+
+  /** Reads the whole source, yielding batches in input order. */
+  async *batches(source: AsyncIterable<Uint8Array>): AsyncGenerator<RecordBatch> {
+    const sink = this.lineSink();
+    for await (const chunk of source) {
+      this.pendingInputBytes += chunk.length;
+      if (this.csv) this.csv.push(chunk, (r) => this.onCsv(r));
+      else this.splitter.push(chunk, sink);
+      while (this.ready.length > 0) yield this.ready.shift() as RecordBatch;
+    }
+    if (this.csv) this.csv.end((r) => this.onCsv(r));
+    else this.splitter.end(sink);
+    if (this.text.count > 0 || this.pendingInputBytes > 0) this.flush();
+    while (this.ready.length > 0) {
+      const b = this.ready.shift() as RecordBatch;
+      if (b.count > 0 || b.inputBytes > 0) yield b;
+    }
+  }
+
+  private readonly splitter = new LineSplitter();
+
+  private lineSink(): LineSink {
+    if (this.opts.format === 'lines') {
+      return {
+        line: (buf, s, e) => {
+          this.room(e - s);
+          this.text.push(buf, s, e);
+          this.added();
+        },
+        longLine: (parts, length) => {
+          this.room(length);
+          this.text.pushParts(parts, length);
+          this.added();
+        },
+      };
+    }
+    return {
+      line: (buf, s, e) => {
+        this.room(e - s);
+        this.jsonl(Buffer.from(buf.buffer, buf.byteOffset + s, e - s));
+        if (this.raw) this.raw.push(buf, s, e);
+        this.added();
+      },
+      longLine: (parts, length) => {
+        this.room(length);
+        const whole = Buffer.concat(parts, length);
+        this.jsonl(whole);
+        if (this.raw) this.raw.push(whole, 0, whole.length);
+        this.added();
+      },
+    };
+  }
+
+  private jsonl(bytes: Buffer): void {
+    const local = this.text.count;
+    const src = bytes.toString('utf8');
+    let value: Json;
+    try {
+      if (src.trim() === '') throw new SyntaxError('empty line, expected a JSON object');
+      value = JSON.parse(src) as Json;
+    } catch (err) {
+      this.fail(local, this.line, `invalid JSON: ${(err as Error).message}`);
+      return;
+    }
+    const got = extractField(value, this.fieldPath, this.fieldName);
+    if (typeof got === 'string') this.text.pushString(got);
+    else this.fail(local, this.line, got.error);
+  }
+
+  private onCsv(r: CsvRecord): void {
+    if (!this.headerSeen) {
+      this.headerSeen = true;
+      if (r.error !== undefined) throw new ConfigError(`${this.opts.file}:${r.line}: bad header: ${r.error}`);
+      const names = r.fields ?? [];
+      const col = names.indexOf(this.fieldName);
+      if (col < 0) {
+        throw new ConfigError(`${this.opts.file}:${r.line}: no column "${this.fieldName}" in the header (columns: ${names.join(', ')}); choose one with --field`);
+      }
+      if (this.csv) this.csv.column = col;
+      if (r.raw) this.headerRaw = r.raw;
+      return;
+    }
+    const size = r.field.length;
+    this.room(size);
+    const local = this.text.count;
+    if (r.error !== undefined) this.fail(local, r.line, r.error);
+    else if (r.blank) this.text.pushEmpty();
+    else if (r.fieldCount <= (this.csv?.column ?? 0)) this.fail(local, r.line, `missing field "${this.fieldName}" (the row has ${r.fieldCount} field${r.fieldCount === 1 ? '' : 's'})`);
+    else this.text.push(r.field, 0, size);
+    if (this.raw) {
+      if (r.error === undefined && r.raw) this.raw.push(r.raw, 0, r.raw.length);
+      else this.raw.pushEmpty();
+    }
+    this.line = r.line;
+    this.added();
+  }
+
+  private fail(local: number, line: number, message: string): void {
+    this.errors.push({ local, line, message });
+    this.text.pushEmpty();
+  }
+
+  /** Makes room for a record of `size` bytes: flushes the batch if it would overflow. */
+  private room(size: number): void {
+    if (this.text.count > 0 && (this.text.byteLength + size > this.opts.batchBytes || this.text.count >= this.opts.batchRecords)) {
+      this.flush();
+    }
+  }
+
+  private added(): void {
+    this.nextIndex++;
+    if (this.opts.format !== 'csv' && this.opts.format !== 'tsv') this.line++;
+  }
+
+  private flush(): void {
+    const cap = Math.min(this.opts.batchBytes, 1 << 20);
+    const recCap = Math.min(this.opts.batchRecords, 65536);
+    const count = this.text.count;
+    const batch: RecordBatch = {
+      firstIndex: this.batchStart,
+      count,
+      text: this.text.take(cap, recCap),
+      errors: this.errors,
+      inputBytes: this.pendingInputBytes,
+    };
+    if (this.raw) batch.raw = this.raw.take(cap, recCap);
+    this.ready.push(batch);
+    this.errors = [];
+    this.pendingInputBytes = 0;
+    this.batchStart = this.nextIndex;
+  }
+}
