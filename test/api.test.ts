@@ -37,6 +37,13 @@ describe('CPU backend', () => {
     await expect(moe.routeBatch({ bytes: new Uint8Array(4), offsets: Uint32Array.of(0, 3, 2) })).rejects.toThrow(ConfigError);
   });
 
+  it('rejects non-string texts and bad plan limits with ConfigError', async () => {
+    const moe = new SwitchedMoE({ backend: 'cpu' });
+    await expect(moe.routeBatch(['a', 3 as unknown as string])).rejects.toThrow(/texts\[1\] is number, not a string/);
+    expect(() => new SwitchedMoE({ gpu: { planLimits: { windowBytes: 6 } } })).toThrow(ConfigError);
+    expect(() => new SwitchedMoE({ gpu: { planLimits: { chunkBytes: 0 } } })).toThrow(/invalid gpu.planLimits/);
+  });
+
   it('honours MOE_ROUTER_BACKEND and rejects unknown backends', async () => {
     process.env.MOE_ROUTER_BACKEND = 'cpu';
     try {

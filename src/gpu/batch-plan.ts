@@ -5,6 +5,7 @@
  * within a window (at most `chunkBytes` bytes each, so a 50 MB string is
  * counted by thousands of invocations instead of one).
  */
+import { ConfigError } from '../errors.js';
 import { STATS_STRIDE } from '../model/complexity-model.js';
 import { NO_PREVIOUS_BYTE } from '../cpu/statistics.js';
 
@@ -46,14 +47,20 @@ export function effectivePlanLimits(l: PlanLimits, workgroupSize: number): PlanL
   return { ...l, itemsPerWindow: Math.min(l.itemsPerWindow, grid), stringsPerGroup: Math.min(l.stringsPerGroup, grid) };
 }
 
-function validatePlanLimits(l: PlanLimits): void {
+/** Checks limits given in full or in part (a router's options), throwing ConfigError. */
+export function validatePlanLimits(l: Partial<PlanLimits>): void {
+  const positive = (v: number | undefined): boolean => v === undefined || (Number.isInteger(v) && v >= 1);
   const ok =
-    Number.isInteger(l.chunkBytes) && l.chunkBytes >= 1 &&
-    Number.isInteger(l.windowBytes) && l.windowBytes >= 8 && l.windowBytes % 4 === 0 &&
-    Number.isInteger(l.itemsPerWindow) && l.itemsPerWindow >= 1 &&
-    Number.isInteger(l.stringsPerGroup) && l.stringsPerGroup >= 1 &&
-    Number.isInteger(l.workgroupsPerDimension) && l.workgroupsPerDimension >= 1;
-  if (!ok) throw new RangeError(`invalid GPU plan limits: ${JSON.stringify(l)}`);
+    positive(l.chunkBytes) &&
+    positive(l.itemsPerWindow) &&
+    positive(l.stringsPerGroup) &&
+    positive(l.workgroupsPerDimension) &&
+    (l.windowBytes === undefined || (Number.isInteger(l.windowBytes) && l.windowBytes >= 8 && l.windowBytes % 4 === 0));
+  if (!ok) {
+    throw new ConfigError(
+      `invalid gpu.planLimits ${JSON.stringify(l)}: positive integers, windowBytes a multiple of 4 and at least 8`,
+    );
+  }
 }
 
 /** One statistics dispatch: bytes[byteStart, byteStart + byteLength) and its work items. */

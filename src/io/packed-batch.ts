@@ -19,6 +19,7 @@ export function packStrings(texts: readonly string[]): PackedBatch {
   const offsets = new Uint32Array(texts.length + 1);
   let total = 0;
   for (let i = 0; i < texts.length; i++) {
+    if (typeof texts[i] !== 'string') throw new ConfigError(`texts[${i}] is ${texts[i] === null ? 'null' : typeof texts[i]}, not a string`);
     total += Buffer.byteLength(texts[i], 'utf8');
     if (total > MAX_PACKED_BYTES) {
       throw new ConfigError(`a batch holds at most ${MAX_PACKED_BYTES} bytes of UTF-8; split it (string ${i} crosses the limit)`);

@@ -19,7 +19,7 @@ import {
 } from '../model/complexity-model.js';
 import { ONE, toFloat } from '../model/fixed-point.js';
 import { resolveRouterConfig, type RouterConfig, type RouterOptions } from '../model/router-config.js';
-import { defaultPlanLimits, type PlanLimits } from '../gpu/batch-plan.js';
+import { defaultPlanLimits, validatePlanLimits, type PlanLimits } from '../gpu/batch-plan.js';
 import { GpuContext, type GpuOptions } from '../gpu/gpu-context.js';
 import { GpuRouter } from '../gpu/route-gpu.js';
 import { batchSize, packStrings, validatePackedBatch, type PackedBatch } from '../io/packed-batch.js';
@@ -149,6 +149,7 @@ export class SwitchedMoE {
     this.config = resolveRouterConfig(options);
     this.backend = resolveBackend(options.backend, 'option backend');
     this.gpuOptions = options.gpu;
+    validatePlanLimits(options.gpu?.planLimits ?? {});
     this.warn = options.onWarning ?? ((m) => process.emitWarning(m, 'MoeRouterWarning'));
     this.tally.perExpert = new Array<number>(this.config.numExperts).fill(0);
   }
