@@ -6,12 +6,30 @@
  */
 import { readFileSync } from 'node:fs';
 import { isMainThread } from 'node:worker_threads';
-import { create, globals } from 'webgpu';
 import { DeviceLostError, GpuError, GpuUnavailableError } from '../errors.js';
 
-// dawn.node's classes and enums (GPUBufferUsage, GPUMapMode, ...) as globals,
-// the way a browser provides them.
-Object.assign(globalThis, globals);
+type CreateInstance = (options: string[]) => GPU;
+let dawn: Promise<CreateInstance> | null = null;
+
+/**
+ * Loads Dawn's Node bindings on first GPU use, not at import: a CPU-only user
+ * never loads the native module, and a platform without a prebuilt one gets a
+ * GpuUnavailableError ('auto' then routes on the CPU) instead of a failed import.
+ */
+function loadDawn(): Promise<CreateInstance> {
+  dawn ??= import('webgpu').then(
+    ({ create, globals }) => {
+      // dawn.node's classes and enums (GPUBufferUsage, GPUMapMode, ...) as globals, as a browser has them.
+      Object.assign(globalThis, globals);
+      return create;
+    },
+    (err: unknown) => {
+      dawn = null;
+      throw new GpuUnavailableError(`could not load Dawn's Node bindings (npm package webgpu): ${(err as Error).message}`, { cause: err });
+    },
+  );
+  return dawn;
+}
 
 /** Dawn backends a user may name (option `gpu.backend` or MOE_ROUTER_GPU_BACKEND). */
 export const GPU_BACKENDS = ['auto', 'vulkan', 'opengles', 'opengl', 'metal', 'd3d12', 'd3d11'] as const;
@@ -126,6 +144,7 @@ export class GpuContext {
 
   static async open(options: GpuOptions = {}): Promise<GpuContext> {
     const backend = resolveGpuBackend(options.backend);
+    const create = await loadDawn();
     const tried: string[] = [];
     for (const attempt of attemptsFor(backend, options.powerPreference)) {
       attempt.prepare?.();

@@ -21,14 +21,22 @@ export interface GpuRouting extends FixedRouting {
 
 type BufferName = 'bytes' | 'items' | 'stats' | 'results' | 'readback' | 'statsReadback';
 
-const USAGE: Record<BufferName, number> = {
-  bytes: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
-  items: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
-  stats: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC,
-  results: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,
-  readback: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
-  statsReadback: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
-};
+/** Usage flags per buffer; a function because GPUBufferUsage exists only once Dawn is loaded. */
+function usage(name: BufferName): GPUBufferUsageFlags {
+  const U = GPUBufferUsage;
+  switch (name) {
+    case 'bytes':
+    case 'items':
+      return U.STORAGE | U.COPY_DST;
+    case 'stats':
+      return U.STORAGE | U.COPY_DST | U.COPY_SRC;
+    case 'results':
+      return U.STORAGE | U.COPY_SRC;
+    case 'readback':
+    case 'statsReadback':
+      return U.MAP_READ | U.COPY_DST;
+  }
+}
 
 export class GpuRouter {
   private readonly statistics: StatisticsKernel;
@@ -164,7 +172,7 @@ export class GpuRouter {
     let grown = 256;
     while (grown < size) grown *= 2;
     const max = Math.min(this.ctx.limits.maxBufferSize, name === 'readback' || name === 'statsReadback' ? Infinity : this.ctx.limits.maxStorageBufferBindingSize);
-    const created = this.ctx.device.createBuffer({ label: name, size: Math.max(size, Math.min(grown, max)), usage: USAGE[name] });
+    const created = this.ctx.device.createBuffer({ label: name, size: Math.max(size, Math.min(grown, max)), usage: usage(name) });
     this.buffers.set(name, created);
     return created;
   }
