@@ -30,3 +30,7 @@ export { computeStatistics } from './cpu/statistics.js';
 export { GPU_BACKENDS, GPU_BACKEND_ENV, type GpuOptions, type GpuBackendName } from './gpu/gpu-context.js';
 export type { PlanLimits } from './gpu/batch-plan.js';
 export * from './errors.js';
+export { createRouteStream, routeRecords, type RoutedRecord, type RouteStreamOptions, type RecordInput } from './stream/route-stream.js';
+export { routePackedBatches, type PipelineOptions, type PipelineState } from './stream/batch-pipeline.js';
+export { RecordReader, formatFromPath, INPUT_FORMATS, type InputFormat, type RecordBatch, type RecordError, type ReaderOptions } from './io/record-reader.js';
+export { LineSplitter, type LineSink } from './io/line-splitter.js';

@@ -52,7 +52,6 @@ export function buildProgram(): Command {
     .description('Route text to experts like a switched (top-1) Mixture-of-Experts router, on the GPU (WebGPU) or the CPU, with identical results')
     .version(version(), '-V, --version')
     .exitOverride()
-    .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeErr: (s) => process.stderr.write(s.startsWith('error:') ? `moe-router: ${s}` : s) });
 
   const route = program

@@ -54,7 +54,7 @@ function outputFor(path: string | undefined, file: AtomicFile | null): Output {
   }
   const sink = new StreamSink(process.stdout);
   return {
-    write: (t) => sink.write(t).catch((err: unknown) => Promise.reject(ioError('write output', path ?? 'stdout', err))),
+    write: (t) => sink.write(t).catch((err: unknown) => Promise.reject(ioError('write output', path === undefined || path === '-' ? 'stdout' : path, err))),
     commit: () => sink.flush().catch((err: unknown) => Promise.reject(ioError('write output', 'stdout', err))),
     abort: () => sink.flush().catch(() => undefined),
   };
