@@ -130,8 +130,8 @@ export async function main(argv: string[]): Promise<number> {
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT.OK;
   } catch (err) {
     if (err instanceof CommanderError) {
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.OK;
-      return EXIT.USAGE;
+      // help and version exit 0; every usage error (bad option value, unknown option or command, no command) exits 2
+      return err.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
     }
     removeTemporaryFiles();
     return reportError(err);

@@ -178,9 +178,7 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
         ? {
             afterGpuBatch: async (done: number) => {
               if (done !== loseAfter || !moe) return;
-              const hook = (moe as unknown as { loseDeviceForTesting?: () => Promise<void> | void }).loseDeviceForTesting;
-              if (typeof hook === 'function') await hook.call(moe);
-              else warn(`${LOSE_DEVICE_ENV} is set but this SwitchedMoE has no loseDeviceForTesting(); ignored`);
+              await moe.loseDeviceForTesting();
             },
           }
         : {}),
