@@ -102,54 +102,88 @@ export async function* routeRecords(
   }
 }
 
-/** A Transform (object mode): records in, routed records out, in order, with backpressure. */
-export function createRouteStream(moe: SwitchedMoE, options: RouteStreamOptions = {}): Transform {
-  const batcher = new Batcher(options.batchRecords ?? 4096, options.batchBytes ?? 4 << 20);
-  const includeText = options.includeText ?? false;
-  let next = 0;
-  // At most one batch is routed while the next one fills.
-  let inflight: Promise<void> | null = null;
-  let failure: Error | null = null;
+/**
+ * The Transform behind createRouteStream. Routed records are pushed when
+ * their batch is done, which is outside the write that completed the batch,
+ * so Node's own Transform backpressure (which only looks at pushes made
+ * during a write) does not see them: a write is therefore held back while the
+ * readable side holds highWaterMark records or more, until the reader asks
+ * for more (_read).
+ */
+class RouteStream extends Transform {
+  private readonly batcher: Batcher;
+  private readonly includeText: boolean;
+  private next = 0;
+  /** The last dispatched batch (at most one is routed while the next one fills). */
+  private inflight: Promise<void> = Promise.resolve();
+  private failure: Error | null = null;
+  private waiters: (() => void)[] = [];
 
-  const dispatch = (stream: Transform): Promise<void> => {
-    const count = batcher.count;
-    const batch = batcher.take();
-    const first = next;
-    next += count;
-    const previous = inflight ?? Promise.resolve();
+  constructor(
+    private readonly moe: SwitchedMoE,
+    private readonly options: RouteStreamOptions,
+  ) {
+    super({ objectMode: true, highWaterMark: options.highWaterMark ?? 1024 });
+    this.batcher = new Batcher(options.batchRecords ?? 4096, options.batchBytes ?? 4 << 20);
+    this.includeText = options.includeText ?? false;
+  }
+
+  override _read(size: number): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+    super._read(size);
+  }
+
+  private room(): Promise<void> {
+    if (this.readableLength < this.readableHighWaterMark || this.destroyed) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  /** Starts routing the filled batch after the previous one; resolves when the previous one is pushed. */
+  private dispatch(): Promise<void> {
+    const count = this.batcher.count;
+    const batch = this.batcher.take();
+    const first = this.next;
+    this.next += count;
+    const previous = this.inflight;
     const p = previous.then(async () => {
-      const r = await moe.routeBatch(batch, options.backend ? { backend: options.backend } : {});
-      for (const rec of results(batch, r, first, includeText)) stream.push(rec);
+      const r = await this.moe.routeBatch(batch, this.options.backend ? { backend: this.options.backend } : {});
+      for (const rec of results(batch, r, first, this.includeText)) this.push(rec);
     });
     p.catch((err: unknown) => {
-      failure ??= err as Error;
+      this.failure ??= err as Error;
     });
-    inflight = p;
+    this.inflight = p.catch(() => undefined);
     return previous;
-  };
+  }
 
-  return new Transform({
-    objectMode: true,
-    highWaterMark: options.highWaterMark ?? 1024,
-    transform(this: Transform, chunk: RecordInput, _enc: BufferEncoding, callback: TransformCallback) {
-      if (failure) return callback(failure);
-      if (typeof chunk !== 'string' && !(chunk instanceof Uint8Array)) {
-        return callback(new TypeError('createRouteStream takes strings, Buffers or Uint8Arrays, one record each'));
-      }
-      batcher.add(chunk);
-      if (!batcher.full) return callback();
-      // wait for the batch before the one just dispatched: two batches at most are held
-      dispatch(this).then(
-        () => callback(failure ?? undefined),
+  override _transform(chunk: RecordInput, _enc: BufferEncoding, callback: TransformCallback): void {
+    if (this.failure) return callback(this.failure);
+    if (typeof chunk !== 'string' && !(chunk instanceof Uint8Array)) {
+      return callback(new TypeError('createRouteStream takes strings, Buffers or Uint8Arrays, one record each'));
+    }
+    this.batcher.add(chunk);
+    if (!this.batcher.full && this.readableLength < this.readableHighWaterMark) return callback();
+    const wait = this.batcher.full ? this.dispatch() : Promise.resolve();
+    wait
+      .then(() => this.room())
+      .then(
+        () => callback(this.failure ?? undefined),
         (err: unknown) => callback(err as Error),
       );
-    },
-    flush(this: Transform, callback: TransformCallback) {
-      if (batcher.count > 0) dispatch(this);
-      (inflight ?? Promise.resolve()).then(
-        () => callback(failure ?? undefined),
-        (err: unknown) => callback(err as Error),
-      );
-    },
-  });
+  }
+
+  override _flush(callback: TransformCallback): void {
+    if (this.batcher.count > 0) this.dispatch();
+    this.inflight.then(
+      () => callback(this.failure ?? undefined),
+      (err: unknown) => callback(err as Error),
+    );
+  }
+}
+
+/** A Transform (object mode): records in, routed records out, in order, with backpressure. */
+export function createRouteStream(moe: SwitchedMoE, options: RouteStreamOptions = {}): Transform {
+  return new RouteStream(moe, options);
 }
