@@ -24,12 +24,12 @@ async function writeCorpus(path: string, records: number, seed: number): Promise
     for (let w = 0; w < n; w++) line += (w ? ' ' : '') + WORDS[Math.floor(rand() * WORDS.length)];
     buf += line + (rand() < 0.1 ? '\r\n' : '\n');
     if (buf.length > 1 << 20) {
-      if (!out.write(buf)) await new Promise((r) => out.once('drain', r));
+      if (!out.write(buf)) await new Promise<void>((r) => out.once('drain', () => r()));
       buf = '';
     }
   }
   out.end(buf);
-  await new Promise((r) => out.on('finish', r));
+  await new Promise<void>((r) => out.on('finish', () => r()));
 }
 
 describe('corpus scale', () => {
