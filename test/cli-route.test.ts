@@ -142,6 +142,13 @@ describe('route: options', () => {
     expect(readdirSync(tmp.dir).filter((f) => f.includes('.tmp-'))).toEqual([]);
   });
 
+  it('--out to a device (/dev/null) writes in place, never renaming over it', async () => {
+    const { statSync } = await import('node:fs');
+    const r = await runCli(['route', 'examples/corpus.txt', ...CPU, '-q', '--out', '/dev/null']);
+    expect(r.code).toBe(0);
+    expect(statSync('/dev/null').isCharacterDevice()).toBe(true);
+  });
+
   it('--shards writes each record unchanged into DIR/expert-K.<ext>, in input order', async () => {
     const dir = tmp.path('shards');
     const r = await runCli(['route', 'examples/corpus.jsonl', ...CPU, '-q', '--shards', dir]);

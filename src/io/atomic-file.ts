@@ -2,10 +2,11 @@
  * Output files written under a temporary name (FILE.tmp-<pid>-<random>, same
  * directory) and renamed onto FILE only when complete, after fsync. A failed or
  * interrupted run removes its temporary file, so FILE is either the previous
- * content (or absent) or the complete new one.
+ * content (or absent) or the complete new one. A path that exists and is not a
+ * regular file (/dev/null, /dev/stdout, a named pipe) is written directly.
  */
 import { randomBytes } from 'node:crypto';
-import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { unlinkSync } from 'node:fs';
 
 const live = new Set<AtomicFile>();
@@ -14,7 +15,7 @@ const live = new Set<AtomicFile>();
 export function removeTemporaryFiles(): void {
   for (const f of live) {
     try {
-      unlinkSync(f.tmpPath);
+      if (f.tmpPath) unlinkSync(f.tmpPath);
     } catch {
       // already gone
     }
@@ -29,12 +30,17 @@ export class AtomicFile {
 
   private constructor(
     readonly path: string,
-    readonly tmpPath: string,
+    /** null: written in place (not a regular file). */
+    readonly tmpPath: string | null,
     private readonly fh: FileHandle,
     private readonly bufferBytes: number,
   ) {}
 
   static async open(path: string, bufferBytes = 1 << 20): Promise<AtomicFile> {
+    const existing = await stat(path).catch(() => null);
+    if (existing && !existing.isFile() && !existing.isDirectory()) {
+      return new AtomicFile(path, null, await open(path, 'w'), bufferBytes);
+    }
     const tmpPath = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
     const fh = await open(tmpPath, 'wx');
     const f = new AtomicFile(path, tmpPath, fh, bufferBytes);
@@ -68,6 +74,10 @@ export class AtomicFile {
     this.done = true;
     try {
       await this.flush();
+      if (this.tmpPath === null) {
+        await this.fh.close();
+        return;
+      }
       await this.fh.sync();
       await this.fh.close();
       await rename(this.tmpPath, this.path);
@@ -88,6 +98,6 @@ export class AtomicFile {
   private async abortQuietly(): Promise<void> {
     live.delete(this);
     await this.fh.close().catch(() => undefined);
-    await unlink(this.tmpPath).catch(() => undefined);
+    if (this.tmpPath) await unlink(this.tmpPath).catch(() => undefined);
   }
 }
