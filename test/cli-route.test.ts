@@ -73,6 +73,17 @@ describe('route: lines', () => {
     expect(q.stderr).toBe('');
   });
 
+  it.runIf(existsSync('/usr/bin/script'))('shows a progress bar on stderr when it is a terminal (util-linux script gives a pty)', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const { CLI } = await import('./helpers/cli.js');
+    const file = tmp.path('progress.txt');
+    writeFileSync(file, 'a line of text for the progress bar\n'.repeat(200_000));
+    const cmd = `'${process.execPath}' '${CLI}' route '${file}' --backend cpu --batch-bytes 64K --out '${tmp.path('progress.jsonl')}'`;
+    const tty = execFileSync('/usr/bin/script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8' });
+    expect(tty).toMatch(/\[#*\.*\] +[\d.]+% .*MB\/s ETA/);
+    expect(tty).toContain('200000 records in, 200000 out');
+  });
+
   it('batch sizes do not change the output', async () => {
     const base = await runCli(['route', 'examples/corpus.txt', ...CPU, '-q']);
     const small = await runCli(['route', 'examples/corpus.txt', ...CPU, '-q', '--batch-bytes', '1K', '--batch-records', '3']);

@@ -3,7 +3,7 @@
  * most 5 times a second, only when stderr is a terminal.
  */
 export class Progress {
-  private last = 0;
+  private last = -Infinity;
   private readonly t0 = performance.now();
   private drawn = false;
 
@@ -25,10 +25,10 @@ export class Progress {
     let line: string;
     if (this.totalBytes && this.totalBytes > 0) {
       const frac = Math.min(1, bytes / this.totalBytes);
-      const width = 24;
+      const width = 20;
       const fill = Math.round(frac * width);
       const eta = rate > 0 ? (this.totalBytes - bytes) / 1e6 / rate : 0;
-      line = `[${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${(100 * frac).toFixed(1)}% ${fmtBytes(bytes)}/${fmtBytes(this.totalBytes)} ${records} records ${rate.toFixed(1)} MB/s ETA ${fmtTime(eta)}`;
+      line = `[${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${(100 * frac).toFixed(1)}% ${fmtBytes(bytes)}/${fmtBytes(this.totalBytes)} ${records} rec ${rate.toFixed(1)} MB/s ETA ${fmtTime(eta)}`;
     } else {
       line = `${fmtBytes(bytes)} ${records} records ${rate.toFixed(1)} MB/s ${fmtTime(secs)}`;
     }
