@@ -221,7 +221,8 @@ describe('route: bad input records', () => {
     const r = await runCli(['route', f, ...CPU]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(new RegExp(`moe-router: error: ${f.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:2: invalid JSON`));
-    expect(r.stderr).toContain('1 error');
+    expect(r.stderr).toContain('STOPPED after 2 records in, 1 out');
+    expect(r.stderr).toContain('1 routed, 1 error');
     expect(r.stderr).not.toMatch(/\n\s+at /);
     expect(jsonl(r.out)).toHaveLength(1);
   });

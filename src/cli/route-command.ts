@@ -143,7 +143,7 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
     };
 
     const stats = (complete: boolean): RunStats => {
-      const routed = recordsOut - errors;
+      const routed = perExpert.reduce((a, b) => a + b, 0);
       const seconds = (performance.now() - t0) / 1000;
       return {
         version: 1,
@@ -186,7 +186,6 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
 
     let failure: InputError | null = null;
     for await (const { batch, routing } of batches) {
-      recordsIn += batch.count;
       bytes += batch.inputBytes;
       if (routing) {
         backends.add(routing.backend);
@@ -198,10 +197,12 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
         await writeShardHeaders();
         await writeShards(batch, routing, format, shardFiles, upTo);
       }
-      const errs = batch.errors.filter((e) => e.local < upTo).length;
-      errors += errs;
+      errors += batch.errors.filter((e) => e.local < upTo).length;
       recordsOut += upTo;
+      recordsIn += upTo;
       if (upTo < batch.count) {
+        // the bad record was read but stops the run: not written
+        recordsIn++;
         const e = batch.errors[0];
         errors++;
         failure = new InputError(opened.name, e.line, `${e.message} (record ${batch.firstIndex + e.local}; --on-error skip writes an error record and goes on)`);

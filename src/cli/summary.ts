@@ -46,7 +46,8 @@ function mb(bytes: number): string {
 
 export function formatSummary(s: RunStats): string {
   const lines: string[] = [];
-  const same = s.recordsIn === s.recordsOut ? ' (in = out)' : ` (MISMATCH: ${s.recordsIn - s.recordsOut} not written)`;
+  const same =
+    s.recordsIn === s.recordsOut ? ' (in = out)' : s.complete ? ` (MISMATCH: ${s.recordsIn - s.recordsOut} not written)` : ' (the last one read is the bad record that stopped the run)';
   lines.push(`moe-router: ${s.complete ? 'routed' : 'STOPPED after'} ${s.recordsIn} records in, ${s.recordsOut} out${same}: ${s.routed} routed, ${s.errors} error${s.errors === 1 ? '' : 's'}`);
   lines.push(`  input     ${s.input} (${s.format}${s.shard ? `, shard ${s.shard.index}/${s.shard.count} bytes ${s.shard.startByte}..${s.shard.endByte}` : ''}), ${mb(s.bytes)}`);
   const width = String(Math.max(...s.perExpert, 0)).length;
