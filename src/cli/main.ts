@@ -33,7 +33,7 @@ function routerOptions(cmd: Command): Command {
 }
 
 const DEFAULT_BATCH_BYTES = 8 << 20;
-const DEFAULT_BATCH_RECORDS = 131072;
+const DEFAULT_BATCH_RECORDS = 65536;
 
 function readerOptions(cmd: Command): Command {
   return cmd

@@ -192,7 +192,10 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
         adapters.add(routing.adapter);
       }
       const upTo = o.onError === 'fail' && batch.errors.length > 0 ? batch.errors[0].local : batch.count;
-      await out.write(renderBatch(batch, routing, formatter, upTo, perExpert, o.includeText ?? false));
+      // rendered in slices so the temporary strings die young (peak memory stays low)
+      for (let from = 0; from < upTo; from += RENDER_SLICE) {
+        await out.write(renderBatch(batch, routing, formatter, from, Math.min(upTo, from + RENDER_SLICE), perExpert, o.includeText ?? false));
+      }
       if (shardFiles.length > 0) {
         await writeShardHeaders();
         await writeShards(batch, routing, format, shardFiles, upTo);
@@ -244,29 +247,33 @@ function textOf(batch: RecordBatch, i: number): string {
   return decoder.decode(bytes.subarray(offsets[i], offsets[i + 1]));
 }
 
+const RENDER_SLICE = 4096;
+
 function renderBatch(
   batch: RecordBatch,
   routing: BatchRouting | null,
   f: RecordFormatter,
+  from: number,
   upTo: number,
   perExpert: number[],
   includeText: boolean,
 ): string {
-  const parts: string[] = [];
+  let out = '';
   let nextErr = 0;
-  for (let i = 0; i < upTo; i++) {
+  while (nextErr < batch.errors.length && batch.errors[nextErr].local < from) nextErr++;
+  for (let i = from; i < upTo; i++) {
     const index = batch.firstIndex + i;
     if (nextErr < batch.errors.length && batch.errors[nextErr].local === i) {
-      parts.push(f.error(index, `line ${batch.errors[nextErr].line}: ${batch.errors[nextErr].message}`));
+      out += f.error(index, `line ${batch.errors[nextErr].line}: ${batch.errors[nextErr].message}`);
       nextErr++;
       continue;
     }
     if (!routing) throw new Error('a batch with records was not routed');
     const expert = routing.experts[i];
     perExpert[expert]++;
-    parts.push(f.record(index, expert, routing.scoresQ16[i], routing.confidenceQ16[i], includeText ? textOf(batch, i) : undefined));
+    out += f.record(index, expert, routing.scoresQ16[i], routing.confidenceQ16[i], includeText ? textOf(batch, i) : undefined);
   }
-  return parts.join('');
+  return out;
 }
 
 /** Appends each routed record, unchanged, to its expert's file (error records are not written). */

@@ -7,8 +7,11 @@
 export type OutputFormat = 'jsonl' | 'csv' | 'tsv';
 export const OUTPUT_FORMATS: readonly OutputFormat[] = ['jsonl', 'csv', 'tsv'];
 
+// q / 65536 as text, cached: there are only 65537 values and converting a double to its shortest text is slow.
+const q16Text: (string | undefined)[] = new Array<string | undefined>(65537);
+
 export function q16(q: number): string {
-  return String(q / 65536);
+  return (q16Text[q] ??= String(q / 65536));
 }
 
 /** Quotes a CSV/TSV field when it holds the delimiter, a quote, CR or LF. */

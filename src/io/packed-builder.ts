@@ -44,7 +44,14 @@ export class PackedBuilder {
   push(src: Uint8Array, start: number, end: number): void {
     const size = end - start;
     this.reserve(size);
-    this.bytes.set(src.subarray(start, end), this.len);
+    if (size < 48) {
+      // short records: a loop is cheaper than allocating a subarray view per record
+      const dst = this.bytes;
+      let at = this.len;
+      for (let i = start; i < end; i++) dst[at++] = src[i];
+    } else {
+      this.bytes.set(src.subarray(start, end), this.len);
+    }
     this.len += size;
     this.offsets[++this.n] = this.len;
   }
