@@ -204,7 +204,7 @@ export class GpuContext {
     } catch (err) {
       await this.device.popErrorScope().catch(() => null);
       await this.device.popErrorScope().catch(() => null);
-      throw this.translate(err);
+      throw await this.translate(err);
     }
     const oom = await this.device.popErrorScope();
     const validation = await this.device.popErrorScope();
@@ -213,8 +213,15 @@ export class GpuContext {
     return result;
   }
 
-  /** A failed mapAsync on a lost device surfaces as DeviceLostError. */
-  translate(err: unknown): unknown {
+  /**
+   * A failed operation on a lost device surfaces as DeviceLostError. The lost
+   * promise can settle just after the operation fails, so wait briefly for it.
+   */
+  async translate(err: unknown): Promise<unknown> {
+    const gpuOperationFailed = err instanceof Error && (err.name === 'AbortError' || err.name === 'OperationError');
+    if (!this.lost && gpuOperationFailed) {
+      await Promise.race([this.device.lost, new Promise((resolve) => setTimeout(resolve, 50))]);
+    }
     if (this.lost) return new DeviceLostError(this.lost.reason, this.lost.message);
     return err;
   }

@@ -145,7 +145,7 @@ export class GpuRouter {
         statsReadback.unmap();
       }
     } catch (err) {
-      throw this.ctx.translate(err);
+      throw await this.ctx.translate(err);
     }
     out.timings.waitMs += performance.now() - t1;
   }
