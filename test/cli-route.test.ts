@@ -171,6 +171,15 @@ describe('route: options', () => {
       const want = lines.filter((_, i) => recs[i].expert === e).map((l) => l + '\n').join('');
       expect(readFileSync(`${dir}/expert-${e}.jsonl`, 'utf8')).toBe(want);
     }
+    // lines: each record's text (CR of CRLF dropped) plus LF; empty lines are records too
+    const linesIn = tmp.path('s.txt');
+    writeFileSync(linesIn, 'a\r\n\nSome Longer Text, With Symbols: {x} 123\nlast');
+    const dirL = tmp.path('shards-lines');
+    const l = jsonl((await runCli(['route', linesIn, ...CPU, '-q', '--shards', dirL, '--experts', '2'])).out);
+    const texts = ['a', '', 'Some Longer Text, With Symbols: {x} 123', 'last'];
+    for (let e = 0; e < 2; e++) {
+      expect(readFileSync(`${dirL}/expert-${e}.txt`, 'utf8')).toBe(texts.filter((_, i) => l[i].expert === e).map((t) => t + '\n').join(''));
+    }
     const csvIn = tmp.path('s.csv');
     writeFileSync(csvIn, 'id,text\r\n1,short\r\n2,"A Much, Longer ""Quoted"" Text: with [symbols] & 12345"\r\n3,"multi\nline"\r\n');
     const dir2 = tmp.path('shards-csv');
