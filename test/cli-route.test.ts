@@ -84,6 +84,14 @@ describe('route: lines', () => {
     expect(tty).toContain('200000 records in, 200000 out');
   });
 
+  it('reads a named pipe or process substitution to its end (not a regular file: size unknown)', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const { CLI } = await import('./helpers/cli.js');
+    const out = execFileSync('/bin/bash', ['-c', `'${process.execPath}' '${CLI}' route <(cat examples/corpus.txt) --backend cpu -q`], { encoding: 'utf8' });
+    const direct = await runCli(['route', 'examples/corpus.txt', ...CPU, '-q']);
+    expect(out).toBe(direct.out);
+  });
+
   it('batch sizes do not change the output', async () => {
     const base = await runCli(['route', 'examples/corpus.txt', ...CPU, '-q']);
     const small = await runCli(['route', 'examples/corpus.txt', ...CPU, '-q', '--batch-bytes', '1K', '--batch-records', '3']);

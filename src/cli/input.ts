@@ -34,8 +34,14 @@ export async function openInput(path: string | undefined, shard: ShardSpec | und
   try {
     const st = await stat(path);
     if (st.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+    if (!st.isFile()) {
+      // a pipe, a device or process substitution (<(zcat corpus.gz)): read it to its end, size unknown
+      if (shard) throw new CliError(`--shard needs a regular file (it splits the file by byte ranges); ${path} is not one`);
+      return { name: path, source: guarded(createReadStream(path, { highWaterMark: CHUNK }), path), size: null };
+    }
     size = st.size;
   } catch (err) {
+    if (err instanceof CliError) throw err;
     throw ioError('read input', path, err);
   }
   let range: ShardRange | undefined;
