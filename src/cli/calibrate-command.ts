@@ -6,11 +6,11 @@
  */
 import { InputError } from '../errors.js';
 import { SwitchedMoE, type Backend } from '../router/switched-moe.js';
-import { RecordReader, formatFromPath, type InputFormat } from '../io/record-reader.js';
+import { formatFromPath, type InputFormat } from '../io/record-reader.js';
 import { AtomicFile } from '../io/atomic-file.js';
 import { routePackedBatches } from '../stream/batch-pipeline.js';
-import { CliError, ioError } from './cli-errors.js';
-import { openInput } from './input.js';
+import { CliError, ioError, warn } from './cli-errors.js';
+import { openInput, readerFor } from './input.js';
 import { loadConfigFile, parseNumberList, type ConfigFile } from './options.js';
 import { InvalidArgumentError } from 'commander';
 
@@ -120,22 +120,14 @@ export async function runCalibrate(input: string | undefined, o: CalibrateOption
     ...(caps ? { caps } : {}),
     numExperts: o.target.length,
     ...(o.backend ? { backend: o.backend } : {}),
-    onWarning: (m) => void process.stderr.write(`moe-router: warning: ${m}\n`),
+    onWarning: warn,
   });
   let scores = new Uint32Array(1 << 16);
   let n = 0;
   let skipped = 0;
   try {
-    const reader = new RecordReader({
-      format,
-      ...(o.field !== undefined ? { field: o.field } : {}),
-      file: opened.name,
-      batchBytes: o.batchBytes,
-      batchRecords: o.batchRecords,
-      keepRaw: false,
-    });
-    const onWarning = (m: string): void => void process.stderr.write(`moe-router: warning: ${m}\n`);
-    for await (const { batch, routing } of routePackedBatches(moe, reader.batches(opened.source), { ...(o.backend ? { backend: o.backend } : {}), onWarning })) {
+    const reader = readerFor(opened, format, o, false);
+    for await (const { batch, routing } of routePackedBatches(moe, reader.batches(opened.source), { ...(o.backend ? { backend: o.backend } : {}), onWarning: warn })) {
       if (batch.errors.length > 0 && o.onError === 'fail') {
         const e = batch.errors[0];
         throw new InputError(opened.name, e.line, `${e.message} (record ${batch.firstIndex + e.local}; --on-error skip leaves it out)`);

@@ -64,3 +64,8 @@ export function reportError(err: unknown): number {
   if (process.env.MOE_ROUTER_DEBUG && err instanceof Error && err.stack) process.stderr.write(err.stack + '\n');
   return code;
 }
+
+/** A warning on stderr, in the same form as errors. */
+export function warn(message: string): void {
+  process.stderr.write(`moe-router: warning: ${message}\n`);
+}

@@ -3,6 +3,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { CliError, ioError } from './cli-errors.js';
 import { readFirstLine, shardRange, type ShardRange, type ShardSpec } from '../io/shard-range.js';
+import { RecordReader, type InputFormat } from '../io/record-reader.js';
 
 export interface OpenedInput {
   /** Name for messages ("-" is "stdin"). */
@@ -75,4 +76,37 @@ async function* emptyAfterOpen(stream: AsyncIterable<Uint8Array> & { destroy(): 
   // opens the file (errors surface), yields nothing
   for await (const _ of stream) break;
   stream.destroy();
+}
+
+/** Index of the input's first record in the whole file (0 unless it is a --shard part). */
+export function firstRecordIndex(opened: OpenedInput, format: InputFormat): number {
+  const range = opened.range;
+  if (!range) return 0;
+  const isCsv = format === 'csv' || format === 'tsv';
+  return isCsv && range.start > 0 ? range.linesBefore - 1 : range.linesBefore;
+}
+
+/**
+ * The record reader for an opened input. For a --shard part, indexes and
+ * line numbers continue from the records before the part (a csv/tsv part
+ * past byte 0 has no header row of its own, hence one record fewer before it).
+ */
+export function readerFor(
+  opened: OpenedInput,
+  format: InputFormat,
+  o: { field?: string; batchBytes: number; batchRecords: number },
+  keepRaw: boolean,
+): RecordReader {
+  const range = opened.range;
+  return new RecordReader({
+    format,
+    ...(o.field !== undefined ? { field: o.field } : {}),
+    file: opened.name,
+    batchBytes: o.batchBytes,
+    batchRecords: o.batchRecords,
+    keepRaw,
+    firstIndex: firstRecordIndex(opened, format),
+    firstLine: (range?.linesBefore ?? 0) + 1,
+    ...(opened.csvHeader ? { csvHeader: opened.csvHeader } : {}),
+  });
 }

@@ -9,11 +9,11 @@ import { SwitchedMoE, type Backend, type BatchRouting } from '../router/switched
 import { AtomicFile } from '../io/atomic-file.js';
 import { StreamSink } from '../io/stdout-sink.js';
 import { RecordFormatter, type OutputFormat } from '../io/output-format.js';
-import { RecordReader, formatFromPath, type InputFormat, type RecordBatch } from '../io/record-reader.js';
+import { formatFromPath, type InputFormat, type RecordBatch } from '../io/record-reader.js';
 import { parseShard } from '../io/shard-range.js';
 import { routePackedBatches, type PipelineState } from '../stream/batch-pipeline.js';
-import { ioError } from './cli-errors.js';
-import { openInput } from './input.js';
+import { ioError, warn } from './cli-errors.js';
+import { firstRecordIndex, openInput, readerFor } from './input.js';
 import { routerOptions, type RouterCliOptions } from './options.js';
 import { Progress } from './progress.js';
 import { formatSummary, shares, type RunStats } from './summary.js';
@@ -69,7 +69,6 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
   const shardSpec = o.shard !== undefined ? parseShard(o.shard) : undefined;
   const routerOpts = await routerOptions(o);
   const opened = await openInput(input, shardSpec, format === 'csv' || format === 'tsv');
-  const warn = (m: string): void => void process.stderr.write(`moe-router: warning: ${m}\n`);
 
   const toClose: Output[] = [];
   const shardFiles: AtomicFile[] = [];
@@ -106,19 +105,7 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
       }
     }
 
-    const isCsv = format === 'csv' || format === 'tsv';
-    const firstIndex = opened.range ? (isCsv && opened.range.start > 0 ? opened.range.linesBefore - 1 : opened.range.linesBefore) : 0;
-    const reader = new RecordReader({
-      format,
-      ...(o.field !== undefined ? { field: o.field } : {}),
-      file: opened.name,
-      batchBytes: o.batchBytes,
-      batchRecords: o.batchRecords,
-      keepRaw: o.shards !== undefined,
-      firstIndex,
-      firstLine: (opened.range?.linesBefore ?? 0) + 1,
-      ...(opened.csvHeader ? { csvHeader: opened.csvHeader } : {}),
-    });
+    const reader = readerFor(opened, format, o, o.shards !== undefined);
     const formatter = new RecordFormatter({ format: outputFormat, includeText: o.includeText ?? false, errorColumn: o.onError === 'skip' });
     const header = formatter.header();
     if (header) await out.write(header);
@@ -166,7 +153,7 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
         maxRssBytes: process.resourceUsage().maxRSS * 1024,
         complete,
         ...(opened.range && shardSpec
-          ? { shard: { index: shardSpec.index, count: shardSpec.count, startByte: opened.range.start, endByte: opened.range.end, firstIndex } }
+          ? { shard: { index: shardSpec.index, count: shardSpec.count, startByte: opened.range.start, endByte: opened.range.end, firstIndex: firstRecordIndex(opened, format) } }
           : {}),
       };
     };
