@@ -2,6 +2,7 @@
  * Growable builder of a PackedBatch (UTF-8 bytes + n + 1 u32 offsets).
  * Records are copied in as byte ranges, never through JS strings.
  */
+import { ConfigError } from '../errors.js';
 import { MAX_PACKED_BYTES, type PackedBatch } from './packed-batch.js';
 
 const encoder = new TextEncoder();
@@ -32,7 +33,10 @@ export class PackedBuilder {
       this.offsets = next;
     }
     const need = this.len + extraBytes;
-    if (need > MAX_PACKED_BYTES) throw new RangeError(`a batch holds at most ${MAX_PACKED_BYTES} bytes`);
+    if (need > MAX_PACKED_BYTES) {
+      // Only a single record of 4 GiB or more gets here: batches are flushed long before.
+      throw new ConfigError(`a record of ${need - this.len} bytes or more cannot be routed: one batch, and so one record, holds at most ${MAX_PACKED_BYTES} bytes`);
+    }
     if (need > this.bytes.length) {
       const next = new Uint8Array(Math.min(MAX_PACKED_BYTES, Math.max(need, this.bytes.length * 2)));
       next.set(this.bytes.subarray(0, this.len));
