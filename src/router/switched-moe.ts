@@ -359,13 +359,6 @@ export class SwitchedMoE {
     }
   }
 
-  /** Describes the adapter routeBatch would use, opening the device if needed; null if none. */
-  async adapterDescription(backend: Backend = this.backend): Promise<string> {
-    if (backend === 'cpu') return CPU_ADAPTER;
-    const gpu = await this.acquireGpu(backend);
-    return gpu ? gpu.ctx.description : CPU_ADAPTER;
-  }
-
   /**
    * Destroys the real GPU device as a driver reset would, so tests can check
    * what happens to work after a device loss. The next GPU batch sees a
