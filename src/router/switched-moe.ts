@@ -351,10 +351,12 @@ export class SwitchedMoE {
     try {
       return await this.gpu;
     } catch (err) {
+      // Concurrent first calls share one failed open: only the first one warns.
+      const first = this.gpuFailed === null;
       this.gpu = null;
       this.gpuFailed = err as Error;
       if (backend === 'gpu' || !(err instanceof GpuUnavailableError)) throw err;
-      this.warn(`${err.message} Falling back to the CPU reference.`);
+      if (first) this.warn(`${err.message} Falling back to the CPU reference.`);
       return null;
     }
   }
