@@ -306,8 +306,10 @@ describe('route: bad input records', () => {
     const out = tmp.path('interrupted.jsonl');
     const child = spawn(process.execPath, [CLI, 'route', '-', '--backend', 'cpu', '-q', '--out', out], { stdio: ['pipe', 'ignore', 'pipe'] });
     child.stdin.write('some text\n'.repeat(1000));
-    await new Promise((r) => setTimeout(r, 700));
-    expect(readdirSync(tmp.dir).some((x) => x.startsWith('interrupted.jsonl.tmp-'))).toBe(true);
+    // Wait (polling, not a fixed sleep: start-up is slow on a loaded machine) until the run has its temporary file.
+    const hasTmp = (): boolean => readdirSync(tmp.dir).some((x) => x.startsWith('interrupted.jsonl.tmp-'));
+    for (let waited = 0; !hasTmp() && waited < 30_000; waited += 50) await new Promise((r) => setTimeout(r, 50));
+    expect(hasTmp()).toBe(true);
     const code = await new Promise<number | null>((r) => {
       child.on('close', (c) => r(c));
       child.kill('SIGTERM');
