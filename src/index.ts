@@ -27,7 +27,7 @@ export {
 export { ONE as FIXED_ONE, FRACTION_BITS } from './model/fixed-point.js';
 export { packStrings, validatePackedBatch, type PackedBatch } from './io/packed-batch.js';
 export { computeStatistics } from './cpu/statistics.js';
-export { GPU_BACKENDS, GPU_BACKEND_ENV, type GpuOptions, type GpuBackendName } from './gpu/gpu-context.js';
+export { GPU_BACKENDS, GPU_BACKEND_ENV, GPU_ADAPTER_ENV, type GpuOptions, type GpuBackendName } from './gpu/gpu-context.js';
 export type { PlanLimits } from './gpu/batch-plan.js';
 export * from './errors.js';
 export { createRouteStream, routeRecords, type RoutedRecord, type RouteStreamOptions, type RecordInput } from './stream/route-stream.js';

@@ -168,6 +168,26 @@ describeGpu('GPU backend', () => {
     }
   });
 
+  it('picks an adapter by name, and lists the adapters when the name matches none', async () => {
+    const missing = new SwitchedMoE({ backend: 'gpu', gpu: { adapter: 'no-such-adapter-xyz' } });
+    const err = await missing.routeBatch(texts).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(GpuUnavailableError);
+    const message = (err as Error).message;
+    expect(message).toMatch(/Available adapters/);
+    const name = /name: '([^']+)'/.exec(message)?.[1];
+    expect(name).toBeDefined();
+    process.env.MOE_ROUTER_GPU_ADAPTER = name;
+    const named = new SwitchedMoE({ backend: 'gpu' });
+    try {
+      const r = await named.routeBatch(texts);
+      expect(r.backend).toBe('gpu');
+      expect(Array.from(r.experts)).toEqual([0, 1, 1, 1, 2, 2]);
+    } finally {
+      delete process.env.MOE_ROUTER_GPU_ADAPTER;
+      await named.dispose();
+    }
+  });
+
   it('lets the process exit after dispose()', () => {
     const script = `
       import { SwitchedMoE } from './dist/index.js';

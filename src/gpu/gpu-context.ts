@@ -39,9 +39,16 @@ export interface GpuOptions {
   /** Dawn backend to use; 'auto' (default) tries the platform default, then OpenGL ES (Mesa software on Linux). */
   backend?: GpuBackendName;
   powerPreference?: GPUPowerPreference;
+  /**
+   * Pick the adapter whose name starts with this (Dawn's adapter=NAME), e.g.
+   * on a machine with several GPUs; a name that matches none gives an error
+   * listing the adapters that exist. Env MOE_ROUTER_GPU_ADAPTER.
+   */
+  adapter?: string;
 }
 
 export const GPU_BACKEND_ENV = 'MOE_ROUTER_GPU_BACKEND';
+export const GPU_ADAPTER_ENV = 'MOE_ROUTER_GPU_ADAPTER';
 
 const HOW_TO_GET_AN_ADAPTER =
   'On Linux without a GPU, Mesa provides a software adapter: the OpenGL ES path needs libegl-mesa0 and libgl1-mesa-dri ' +
@@ -146,7 +153,9 @@ export class GpuContext {
     const backend = resolveGpuBackend(options.backend);
     const create = await loadDawn();
     const tried: string[] = [];
+    const adapterName = options.adapter ?? (process.env[GPU_ADAPTER_ENV] || undefined);
     for (const attempt of attemptsFor(backend, options.powerPreference)) {
+      if (adapterName !== undefined) attempt.createOptions.push(`adapter=${adapterName}`);
       attempt.prepare?.();
       let instance: GPU;
       let adapter: GPUAdapter | null;
