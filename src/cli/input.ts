@@ -1,6 +1,6 @@
 /** Opening the input: a file (whole, or one --shard part) or stdin, as byte chunks. */
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { CliError, ioError } from './cli-errors.js';
 import { readFirstLine, shardRange, type ShardRange, type ShardSpec } from '../io/shard-range.js';
 import { RecordReader, type InputFormat } from '../io/record-reader.js';
@@ -109,4 +109,22 @@ export function readerFor(
     firstLine: (range?.linesBefore ?? 0) + 1,
     ...(opened.csvHeader ? { csvHeader: opened.csvHeader } : {}),
   });
+}
+
+/**
+ * Reads and parses a JSON file the user named (a config, a stats file):
+ * "cannot read <what> <path>: ..." or "<what> <path>: invalid JSON: ...", exit 2.
+ */
+export async function readJsonFile(path: string, what: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw ioError(`read ${what}`, path, err);
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new CliError(`${what} ${path}: invalid JSON: ${(err as Error).message}`);
+  }
 }

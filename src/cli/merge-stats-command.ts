@@ -1,7 +1,7 @@
 /** `moe-router merge-stats FILE...`: one stats JSON from the --stats files of the parts of a --shard run. */
-import { readFile } from 'node:fs/promises';
 import { AtomicFile } from '../io/atomic-file.js';
 import { CliError, ioError } from './cli-errors.js';
+import { readJsonFile } from './input.js';
 import { checkShardCoverage, formatSummary, mergeStats, type RunStats } from './summary.js';
 
 export interface MergeStatsOptions {
@@ -13,18 +13,7 @@ export interface MergeStatsOptions {
 export async function runMergeStats(files: string[], o: MergeStatsOptions): Promise<number> {
   const all: RunStats[] = [];
   for (const f of files) {
-    let text: string;
-    try {
-      text = await readFile(f, 'utf8');
-    } catch (err) {
-      throw ioError('read stats', f, err);
-    }
-    let v: unknown;
-    try {
-      v = JSON.parse(text);
-    } catch (err) {
-      throw new CliError(`stats ${f}: invalid JSON: ${(err as Error).message}`);
-    }
+    const v = await readJsonFile(f, 'stats');
     const s = v as Partial<RunStats> | null;
     if (!s || typeof s !== 'object' || s.version !== 1 || !Array.isArray(s.perExpert) || typeof s.recordsIn !== 'number') {
       throw new CliError(`stats ${f}: not a moe-router --stats file (version 1)`);

@@ -1,10 +1,10 @@
 /** Option parsers (commander) and the router configuration shared by the subcommands. */
-import { readFile } from 'node:fs/promises';
 import { InvalidArgumentError } from 'commander';
 import { MAX_EXPERTS, resolveRouterConfig, type RouterOptions } from '../model/router-config.js';
 import { BACKENDS, type Backend } from '../router/switched-moe.js';
 import { ConfigError } from '../errors.js';
-import { CliError, ioError } from './cli-errors.js';
+import { CliError } from './cli-errors.js';
+import { readJsonFile } from './input.js';
 
 export function parseIntIn(min: number, max: number): (v: string) => number {
   return (v: string) => {
@@ -77,18 +77,7 @@ export interface ConfigFile extends RouterOptions {
 const CONFIG_KEYS = ['numExperts', 'complexityThreshold', 'boundaries', 'weights', 'caps'];
 
 export async function loadConfigFile(path: string): Promise<ConfigFile> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    throw ioError('read config', path, err);
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (err) {
-    throw new CliError(`config ${path}: invalid JSON: ${(err as Error).message}`);
-  }
+  const value = await readJsonFile(path, 'config');
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new CliError(`config ${path}: expected a JSON object`);
   const unknown = Object.keys(value).filter((k) => !CONFIG_KEYS.includes(k));
   if (unknown.length > 0) throw new CliError(`config ${path}: unknown key${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (known: ${CONFIG_KEYS.join(', ')})`);
