@@ -25,12 +25,12 @@ export {
   type FeatureDefinition,
 } from './model/complexity-model.js';
 export { ONE as FIXED_ONE, FRACTION_BITS } from './model/fixed-point.js';
-export { packStrings, validatePackedBatch, type PackedBatch } from './io/packed-batch.js';
-export { computeStatistics } from './cpu/statistics.js';
-export { GPU_BACKENDS, GPU_BACKEND_ENV, GPU_ADAPTER_ENV, type GpuOptions, type GpuBackendName } from './gpu/gpu-context.js';
-export type { PlanLimits } from './gpu/batch-plan.js';
+export { packStrings, validatePackedBatch, type PackedBatch } from './model/packed-batch.js';
+export { computeStatistics } from './backends/cpu-reference/statistics.js';
+export { GPU_BACKENDS, GPU_BACKEND_ENV, GPU_ADAPTER_ENV, type GpuOptions, type GpuBackendName } from './backends/gpu/gpu-context.js';
+export type { PlanLimits } from './backends/gpu/batch-plan.js';
 export * from './errors.js';
-export { createRouteStream, routeRecords, type RoutedRecord, type RouteStreamOptions, type RecordInput } from './stream/route-stream.js';
-export { routePackedBatches, type PipelineOptions, type PipelineState } from './stream/batch-pipeline.js';
-export { RecordReader, formatFromPath, INPUT_FORMATS, type InputFormat, type RecordBatch, type RecordError, type ReaderOptions } from './io/record-reader.js';
-export { LineSplitter, type LineSink } from './io/line-splitter.js';
+export { createRouteStream, routeRecords, type RoutedRecord, type RouteStreamOptions, type RecordInput } from './job/route-stream.js';
+export { routePackedBatches, type PipelineOptions, type PipelineState } from './job/batch-pipeline.js';
+export { RecordReader, formatFromPath, INPUT_FORMATS, type InputFormat, type RecordBatch, type RecordError, type ReaderOptions } from './sources/record-reader.js';
+export { LineSplitter, type LineSink } from './sources/line-splitter.js';

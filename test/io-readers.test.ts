@@ -1,9 +1,9 @@
 /** Record readers at every chunk boundary: the same records whatever the chunking. */
 import { describe, expect, it } from 'vitest';
-import { LineSplitter } from '../src/io/line-splitter.js';
-import { CsvParser, type CsvRecord } from '../src/io/csv-parser.js';
-import { RecordReader, type InputFormat, type RecordBatch } from '../src/io/record-reader.js';
-import { quoteField, RecordFormatter } from '../src/io/output-format.js';
+import { LineSplitter } from '../src/sources/line-splitter.js';
+import { CsvParser, type CsvRecord } from '../src/sources/csv-parser.js';
+import { RecordReader, type InputFormat, type RecordBatch } from '../src/sources/record-reader.js';
+import { quoteField, RecordFormatter } from '../src/sinks/output-format.js';
 import { calibrate } from '../src/cli/calibrate-command.js';
 
 function lines(input: Buffer, chunk: number): string[] {

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, SwitchedMoE, resolveRouterConfig, defaultBoundaries } from '../src/index.js';
 import { ONE, cappedQ16, countOneBits, meanCappedQ16, ratioQ16 } from '../src/model/fixed-point.js';
 import { STATS_STRIDE, confidenceQ16, expertOf } from '../src/model/complexity-model.js';
-import { NO_PREVIOUS_BYTE, accumulateStatistics, computeStatistics } from '../src/cpu/statistics.js';
-import { packStrings } from '../src/io/packed-batch.js';
+import { NO_PREVIOUS_BYTE, accumulateStatistics, computeStatistics } from '../src/backends/cpu-reference/statistics.js';
+import { packStrings } from '../src/model/packed-batch.js';
 import { randomBytes, randomInt, rng } from './helpers/random.js';
 
 describe('fixed-point helpers', () => {

@@ -6,9 +6,9 @@
  */
 import { InputError } from '../errors.js';
 import { SwitchedMoE, type Backend } from '../router/switched-moe.js';
-import { formatFromPath, type InputFormat } from '../io/record-reader.js';
-import { AtomicFile } from '../io/atomic-file.js';
-import { routePackedBatches } from '../stream/batch-pipeline.js';
+import { formatFromPath, type InputFormat } from '../sources/record-reader.js';
+import { AtomicFile } from '../sinks/atomic-file.js';
+import { routePackedBatches } from '../job/batch-pipeline.js';
 import { CliError, ioError, warn } from './cli-errors.js';
 import { openInput, readerFor } from './input.js';
 import { loadConfigFile, parseNumberList, type ConfigFile } from './options.js';

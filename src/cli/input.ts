@@ -2,8 +2,8 @@
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { CliError, ioError } from './cli-errors.js';
-import { readFirstLine, shardRange, type ShardRange, type ShardSpec } from '../io/shard-range.js';
-import { RecordReader, type InputFormat } from '../io/record-reader.js';
+import { readFirstLine, shardRange, type ShardRange, type ShardSpec } from '../sources/shard-range.js';
+import { RecordReader, type InputFormat } from '../sources/record-reader.js';
 
 export interface OpenedInput {
   /** Name for messages ("-" is "stdin"). */

@@ -5,9 +5,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
-import { removeTemporaryFiles } from '../io/atomic-file.js';
-import { INPUT_FORMATS, type InputFormat } from '../io/record-reader.js';
-import { OUTPUT_FORMATS, type OutputFormat } from '../io/output-format.js';
+import { removeTemporaryFiles } from '../sinks/atomic-file.js';
+import { INPUT_FORMATS, type InputFormat } from '../sources/record-reader.js';
+import { OUTPUT_FORMATS, type OutputFormat } from '../sinks/output-format.js';
 import { EXIT, reportError } from './cli-errors.js';
 import { parseBackend, parseBoundaries, parseBytes, parseChoice, parseExperts, parseIntIn, parseThreshold } from './options.js';
 import { runRoute, type RouteCommandOptions } from './route-command.js';

@@ -1,8 +1,9 @@
 /** `moe-router merge-stats FILE...`: one stats JSON from the --stats files of the parts of a --shard run. */
-import { AtomicFile } from '../io/atomic-file.js';
+import { AtomicFile } from '../sinks/atomic-file.js';
 import { CliError, ioError } from './cli-errors.js';
 import { readJsonFile } from './input.js';
-import { checkShardCoverage, formatSummary, mergeStats, type RunStats } from './summary.js';
+import { checkShardCoverage, mergeStats, type RunStats } from '../job/run-stats.js';
+import { formatSummary } from './summary.js';
 
 export interface MergeStatsOptions {
   out?: string;

@@ -6,17 +6,18 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InputError } from '../errors.js';
 import { SwitchedMoE, type Backend, type BatchRouting } from '../router/switched-moe.js';
-import { AtomicFile } from '../io/atomic-file.js';
-import { StreamSink } from '../io/stdout-sink.js';
-import { RecordFormatter, type OutputFormat } from '../io/output-format.js';
-import { formatFromPath, type InputFormat, type RecordBatch } from '../io/record-reader.js';
-import { parseShard } from '../io/shard-range.js';
-import { routePackedBatches, type PipelineState } from '../stream/batch-pipeline.js';
+import { AtomicFile } from '../sinks/atomic-file.js';
+import { StreamSink } from '../sinks/stdout-sink.js';
+import { RecordFormatter, type OutputFormat } from '../sinks/output-format.js';
+import { formatFromPath, type InputFormat, type RecordBatch } from '../sources/record-reader.js';
+import { parseShard } from '../sources/shard-range.js';
+import { routePackedBatches, type PipelineState } from '../job/batch-pipeline.js';
 import { ioError, warn } from './cli-errors.js';
 import { firstRecordIndex, openInput, readerFor } from './input.js';
 import { routerOptions, type RouterCliOptions } from './options.js';
 import { Progress } from './progress.js';
-import { formatSummary, shares, type RunStats } from './summary.js';
+import { shares, type RunStats } from '../job/run-stats.js';
+import { formatSummary } from './summary.js';
 
 export interface RouteCommandOptions extends RouterCliOptions {
   format?: InputFormat;

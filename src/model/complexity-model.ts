@@ -1,7 +1,7 @@
 /**
- * The complexity model, defined once. The CPU reference (src/cpu) evaluates
+ * The complexity model, defined once. The CPU reference (src/backends/cpu-reference) evaluates
  * these tables directly; the GPU shaders receive the same tables as generated
- * WGSL constants (src/gpu/shader-source.ts). Nothing here is duplicated by hand
+ * WGSL constants (src/backends/gpu/shader-source.ts). Nothing here is duplicated by hand
  * in a .wgsl file.
  *
  * Pipeline: UTF-8 bytes -> integer statistics (STAT_*) -> derived values

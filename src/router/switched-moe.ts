@@ -3,8 +3,8 @@
  * reference (synchronously); batches go to the GPU or the CPU. Both give the
  * same bits, so the backend is a speed choice, never a correctness one.
  */
-import { computeStatistics } from '../cpu/statistics.js';
-import { scoreStatistics } from '../cpu/score.js';
+import { computeStatistics } from '../backends/cpu-reference/statistics.js';
+import { scoreStatistics } from '../backends/cpu-reference/score.js';
 import { DeviceLostError, DisposedError, GpuUnavailableError, ConfigError } from '../errors.js';
 import {
   FEATURE_NAMES,
@@ -19,10 +19,10 @@ import {
 } from '../model/complexity-model.js';
 import { ONE, toFloat } from '../model/fixed-point.js';
 import { resolveRouterConfig, type RouterConfig, type RouterOptions } from '../model/router-config.js';
-import { defaultPlanLimits, validatePlanLimits, type PlanLimits } from '../gpu/batch-plan.js';
-import { GpuContext, type GpuOptions } from '../gpu/gpu-context.js';
-import { GpuRouter } from '../gpu/route-gpu.js';
-import { batchSize, packStrings, validatePackedBatch, type PackedBatch } from '../io/packed-batch.js';
+import { defaultPlanLimits, validatePlanLimits, type PlanLimits } from '../backends/gpu/batch-plan.js';
+import { GpuContext, type GpuOptions } from '../backends/gpu/gpu-context.js';
+import { GpuRouter } from '../backends/gpu/route-gpu.js';
+import { batchSize, packStrings, validatePackedBatch, type PackedBatch } from '../model/packed-batch.js';
 
 export type Backend = 'auto' | 'gpu' | 'cpu';
 export const BACKENDS: readonly Backend[] = ['auto', 'gpu', 'cpu'];

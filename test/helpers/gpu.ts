@@ -5,7 +5,7 @@
  * a GPU test that silently skips proves nothing.
  */
 import { describe } from 'vitest';
-import { GpuContext } from '../../src/gpu/gpu-context.js';
+import { GpuContext } from '../../src/backends/gpu/gpu-context.js';
 
 async function probe(): Promise<{ available: boolean; detail: string }> {
   try {

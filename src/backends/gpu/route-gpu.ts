@@ -5,9 +5,9 @@
  * pipelines are created once per router and grown when a larger batch needs
  * it, never per batch.
  */
-import { STATS_STRIDE } from '../model/complexity-model.js';
-import type { RouterConfig } from '../model/router-config.js';
-import type { FixedRouting } from '../cpu/score.js';
+import { STATS_STRIDE } from '../../model/complexity-model.js';
+import type { RouterConfig } from '../../model/router-config.js';
+import type { FixedRouting } from '../cpu-reference/score.js';
 import { ITEM_WORDS, effectivePlanLimits, planWindows, type PlanLimits, type Window } from './batch-plan.js';
 import type { GpuContext } from './gpu-context.js';
 import { RESULT_WORDS, ScoreKernel } from './score-kernel.js';

@@ -3,7 +3,7 @@
  * Records are copied in as byte ranges, never through JS strings.
  */
 import { ConfigError } from '../errors.js';
-import { MAX_PACKED_BYTES, type PackedBatch } from './packed-batch.js';
+import { MAX_PACKED_BYTES, type PackedBatch } from '../model/packed-batch.js';
 
 const encoder = new TextEncoder();
 

@@ -13,7 +13,7 @@ import {
   MIX_CLASS_TABLE,
   STAT,
   STATS_STRIDE,
-} from '../model/complexity-model.js';
+} from '../../model/complexity-model.js';
 
 /** `prevByte` value meaning "this run starts the string". */
 export const NO_PREVIOUS_BYTE = 0x100;

@@ -17,15 +17,15 @@ import {
   STATS_STRIDE,
   VALUE,
   VALUE_COUNT,
-} from '../model/complexity-model.js';
-import { FRACTION_BITS, ONE } from '../model/fixed-point.js';
-import type { RouterConfig } from '../model/router-config.js';
-import { NO_PREVIOUS_BYTE } from '../cpu/statistics.js';
+} from '../../model/complexity-model.js';
+import { FRACTION_BITS, ONE } from '../../model/fixed-point.js';
+import type { RouterConfig } from '../../model/router-config.js';
+import { NO_PREVIOUS_BYTE } from '../cpu-reference/statistics.js';
 
 /** Invocations per workgroup; within the compatibility-mode default limit (128). */
 export const WORKGROUP_SIZE = 64;
 
-const SHADER_DIR = fileURLToPath(new URL('../../shaders/', import.meta.url));
+const SHADER_DIR = fileURLToPath(new URL('./shaders/', import.meta.url));
 const cache = new Map<string, string>();
 
 export function readShader(name: string): string {

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { isMainThread } from 'node:worker_threads';
-import { DeviceLostError, GpuError, GpuUnavailableError } from '../errors.js';
+import { DeviceLostError, GpuError, GpuUnavailableError } from '../../errors.js';
 
 type CreateInstance = (options: string[]) => GPU;
 let dawn: Promise<CreateInstance> | null = null;

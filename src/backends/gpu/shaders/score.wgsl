@@ -1,6 +1,6 @@
 // Scoring pass: one invocation per string turns its statistics record into
 // score, expert and confidence, all in Q16 fixed point.
-// Twin of src/cpu/score.ts and src/model/complexity-model.ts; the feature
+// Twin of src/backends/cpu-reference/score.ts and src/model/complexity-model.ts; the feature
 // table (FEATURE_*), weights and BOUNDARIES are generated constants.
 //
 // Bindings (group 0):

@@ -1,7 +1,7 @@
 // Fixed-point helpers shared by the kernels (prepended to score.wgsl).
 // Twin of src/model/fixed-point.ts: every step is the same u32 operation, so
 // GPU and CPU produce identical bits. ONE and FRACTION_BITS come from the
-// generated constants prelude (src/gpu/shader-source.ts).
+// generated constants prelude (src/backends/gpu/shader-source.ts).
 
 fn bit_length(x: u32) -> u32 {
   if (x == 0u) { return 0u; }

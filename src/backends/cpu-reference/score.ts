@@ -9,8 +9,8 @@ import {
   deriveValues,
   expertOf,
   scoreQ16,
-} from '../model/complexity-model.js';
-import type { RouterConfig } from '../model/router-config.js';
+} from '../../model/complexity-model.js';
+import type { RouterConfig } from '../../model/router-config.js';
 
 /** Per-string routing results in their exact integer form. */
 export interface FixedRouting {

@@ -5,9 +5,9 @@
  * within a window (at most `chunkBytes` bytes each, so a 50 MB string is
  * counted by thousands of invocations instead of one).
  */
-import { ConfigError } from '../errors.js';
-import { STATS_STRIDE } from '../model/complexity-model.js';
-import { NO_PREVIOUS_BYTE } from '../cpu/statistics.js';
+import { ConfigError } from '../../errors.js';
+import { STATS_STRIDE } from '../../model/complexity-model.js';
+import { NO_PREVIOUS_BYTE } from '../cpu-reference/statistics.js';
 
 export interface PlanLimits {
   /** Most bytes one work item (one invocation) counts. */

@@ -13,8 +13,8 @@
  */
 import { Transform, type TransformCallback } from 'node:stream';
 import type { Backend, BatchRouting, SwitchedMoE } from '../router/switched-moe.js';
-import { PackedBuilder } from '../io/packed-builder.js';
-import type { PackedBatch } from '../io/packed-batch.js';
+import { PackedBuilder } from '../sources/packed-builder.js';
+import type { PackedBatch } from '../model/packed-batch.js';
 import { routePackedBatches } from './batch-pipeline.js';
 
 export interface RoutedRecord {

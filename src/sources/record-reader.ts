@@ -2,11 +2,11 @@
  * Record readers: turn a byte stream (file chunks, stdin) into batches the
  * engine routes directly. `lines` never creates a JS string; `jsonl` parses
  * each line (a string per line is unavoidable for JSON.parse); `csv`/`tsv`
- * parse bytes (src/io/csv-parser.ts). A bad record becomes an error entry
+ * parse bytes (src/sources/csv-parser.ts). A bad record becomes an error entry
  * with its line number and an empty text, so indexes stay aligned.
  */
 import { ConfigError } from '../errors.js';
-import type { PackedBatch } from './packed-batch.js';
+import type { PackedBatch } from '../model/packed-batch.js';
 import { PackedBuilder } from './packed-builder.js';
 import { LineSplitter, type LineSink } from './line-splitter.js';
 import { CsvParser, type CsvRecord } from './csv-parser.js';

@@ -5,7 +5,7 @@
  * and every later one are routed on the CPU (same bits), with one warning.
  */
 import { DeviceLostError } from '../errors.js';
-import type { PackedBatch } from '../io/packed-batch.js';
+import type { PackedBatch } from '../model/packed-batch.js';
 import type { Backend, BatchRouting, SwitchedMoE } from '../router/switched-moe.js';
 
 export interface PipelineOptions {

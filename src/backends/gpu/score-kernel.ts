@@ -1,5 +1,5 @@
 /** Host side of shaders/score.wgsl; one pipeline per router configuration (its tables are constants). */
-import type { RouterConfig } from '../model/router-config.js';
+import type { RouterConfig } from '../../model/router-config.js';
 import { ComputeKernel } from './compute-kernel.js';
 import type { GpuContext } from './gpu-context.js';
 import { scoreShaderSource } from './shader-source.js';
