@@ -7,11 +7,12 @@ import { join } from 'node:path';
 import { SwitchedMoE, type Backend } from '../router/switched-moe.js';
 import { OutputSet, OutputPathError, inputIdentity, stdinIdentity, type InputIdentity } from '../sinks/output-set.js';
 import { BrokenPipeError, StreamSink } from '../sinks/stdout-sink.js';
-import { RecordFormatter, type OutputFormat } from '../sinks/output-format.js';
-import { FormattedSink, ShardSink, type ByteWriter, type RecordSink } from '../sinks/record-sinks.js';
+import type { OutputFormat } from '../sinks/output-format.js';
+import type { OutputSpec } from '../sinks/batch-formatter.js';
+import type { ByteWriter } from '../sinks/byte-writer.js';
 import { formatFromPath, type InputFormat } from '../sources/record-reader.js';
 import { parseShard } from '../sources/shard-range.js';
-import { runRouteJob } from '../job/route-job.js';
+import { inProcessBatches, runRouteJob, type FallbackState, type JobSinks } from '../job/route-job.js';
 import type { RouteJobListener } from '../job/events.js';
 import type { RunStats } from '../job/run-stats.js';
 import { CliError, ioError, ioMessage, warn } from './cli-errors.js';
@@ -90,19 +91,36 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
 
     let at = 0;
     const stdout = toStdout(o) ? new StreamSink(process.stdout) : null;
-    const out: ByteWriter = stdout ? named(stdout, 'write output', 'stdout') : named(files.get(at++), 'write output', o.out as string);
+    const output: ByteWriter = stdout ? named(stdout, 'write output', 'stdout') : named(files.get(at++), 'write output', o.out as string);
     const statsFile = o.stats !== undefined ? files.get(at++) : null;
-    const sinks: RecordSink[] = [new FormattedSink(out, new RecordFormatter({ format: outputFormat, includeText: o.includeText ?? false, errorColumn: o.onError === 'skip' }), o.includeText ?? false)];
+    const sinks: JobSinks = { output };
     if (o.shards !== undefined) {
-      const shardWriters = outputs.filter((p) => p.label === 'shard file').map((p) => named(files!.get(at++), 'write shard', p.path));
-      sinks.push(new ShardSink(shardWriters, format !== 'lines', () => reader.headerRaw));
+      const writers = outputs.filter((p) => p.label === 'shard file').map((p) => named(files!.get(at++), 'write shard', p.path));
+      sinks.shards = { writers, header: () => reader.headerRaw };
     }
+    const spec: OutputSpec = {
+      format: outputFormat,
+      includeText: o.includeText ?? false,
+      errorColumn: o.onError === 'skip',
+      shards: o.shards !== undefined ? moe.numExperts : 0,
+      rawShards: format !== 'lines',
+    };
 
     const listeners: RouteJobListener[] = [];
     const progress = Progress.create(!o.quiet && o.progress !== false, opened.size);
     if (progress) listeners.push({ onBatch: (e) => progress.update(e.totals.bytes, e.totals.recordsIn), onEnd: () => progress.done() });
 
     const loseAfter = Number(process.env[LOSE_DEVICE_ENV] ?? '0');
+    const state: FallbackState = { cpuFallbackBatches: 0, deviceLost: false };
+    const batches = inProcessBatches(moe, reader.batches(opened.source), {
+      ...(o.backend ? { backend: o.backend } : {}),
+      onWarning: warn,
+      ...(loseAfter > 0 ? { afterGpuBatch: async (done: number) => (done === loseAfter ? moe.loseDeviceForTesting() : undefined) } : {}),
+      spec,
+      onError: o.onError,
+      keepText: listeners.length > 0,
+      state,
+    });
     const { stats, failure } = await runRouteJob({
       moe,
       input: {
@@ -114,13 +132,11 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
             ? { shard: { index: shardSpec.index, count: shardSpec.count, startByte: opened.range.start, endByte: opened.range.end, firstIndex: firstRecordIndex(opened, format) } }
             : {},
       },
-      batches: reader.batches(opened.source),
+      batches,
+      spec,
       sinks,
-      onError: o.onError,
       listeners,
-      ...(o.backend ? { backend: o.backend } : {}),
-      onWarning: warn,
-      ...(loseAfter > 0 ? { afterGpuBatch: async (done: number) => (done === loseAfter ? moe.loseDeviceForTesting() : undefined) } : {}),
+      fallbackBatches: () => state.cpuFallbackBatches,
     });
     progress?.done();
     if (failure) {

@@ -1,19 +1,25 @@
 /**
- * The route job: source -> batches -> backend -> sinks, with events.
+ * The route job: source -> batches -> backend -> formatter -> sinks, with events.
  *
- * Batches are routed in order, at most `inFlight` ahead of the sinks (so the
- * next batch is read and routed while the previous one is written, and memory
- * stays bounded). Every record read gives one record to the sinks, unless a
- * bad record stops the run (`onError: 'fail'`): then the records before it are
- * written and the job reports the failure. Backend choice and device-loss
- * fallback live in routeWithFallback, which the streaming API uses too.
+ * Two producers give the job formatted batches in input order:
+ * - in process (inProcessBatches): record batches from a source are routed on
+ *   the main thread's backend (the GPU, or the CPU) at most `inFlight` ahead,
+ *   and formatted here;
+ * - in workers (src/job/parallel/): each worker parses, routes and formats
+ *   its own chunks of the input.
+ * Every record read gives one output record, unless a bad record stops the
+ * run (`onError: 'fail'`): then the records before it are written and the job
+ * reports the failure. Backend choice and device-loss fallback live in
+ * routeWithFallback, which the streaming API uses too.
  */
 import { DeviceLostError, InputError } from '../errors.js';
 import type { Backend, BatchRouting, SwitchedMoE } from '../router/switched-moe.js';
 import type { PackedBatch } from '../model/packed-batch.js';
 import type { RecordBatch } from '../sources/record-reader.js';
-import type { RecordSink } from '../sinks/record-sinks.js';
+import { outputHeader, type OutputSpec } from '../sinks/batch-formatter.js';
+import type { ByteWriter } from '../sinks/byte-writer.js';
 import { NO_EXPERT, type BatchEvent, type RouteJobListener } from './events.js';
+import { toFormattedBatch, type FormattedBatch } from './formatted-batch.js';
 import { shares, type RunStats } from './run-stats.js';
 
 export interface FallbackState {
@@ -71,15 +77,23 @@ export interface JobInput {
   statsExtra?: () => Partial<RunStats>;
 }
 
-export interface RouteJobOptions extends RoutingPolicy {
+export interface JobSinks {
+  /** The output records (after a header for csv/tsv). */
+  output: ByteWriter;
+  /** With --shards: one writer per expert, and the input's header line (csv/tsv) once known. */
+  shards?: { writers: readonly ByteWriter[]; header: () => Uint8Array | null };
+}
+
+export interface RouteJobOptions {
   moe: SwitchedMoE;
   input: JobInput;
-  batches: AsyncIterable<RecordBatch>;
-  sinks: readonly RecordSink[];
-  onError: 'fail' | 'skip';
+  /** Formatted batches in input order (inProcessBatches or the worker pool). */
+  batches: AsyncIterable<FormattedBatch>;
+  spec: OutputSpec;
+  sinks: JobSinks;
   listeners?: readonly RouteJobListener[];
-  /** Batches routed ahead of the sinks (default 2). */
-  inFlight?: number;
+  /** Fallback batches so far (the producer's FallbackState). */
+  fallbackBatches: () => number;
 }
 
 export interface RouteJobResult {
@@ -89,19 +103,68 @@ export interface RouteJobResult {
 }
 
 /**
- * Runs the job to its end. Sinks are finished but not committed (the caller
- * commits its files, all or nothing). On an exception (a sink that cannot
- * write, an internal error) every routing still in flight has settled before
- * it propagates, so the caller may release the device at once.
+ * Record batches routed on the main thread, `inFlight` ahead of the writer,
+ * one at a time on the device, then formatted. When the consumer stops early
+ * (a failure, a broken pipe), routing still in flight settles before the
+ * generator returns, so the device can be released at once.
+ */
+export async function* inProcessBatches(
+  moe: SwitchedMoE,
+  batches: AsyncIterable<RecordBatch>,
+  o: RoutingPolicy & { spec: OutputSpec; onError: 'fail' | 'skip'; keepText: boolean; inFlight?: number; state: FallbackState },
+): AsyncGenerator<FormattedBatch> {
+  const route = routeWithFallback(moe, o, o.state);
+  interface InFlight {
+    batch: RecordBatch;
+    routing: Promise<{ r: BatchRouting; ms: number; fallback: boolean } | null>;
+  }
+  const queue: InFlight[] = [];
+  let chain: Promise<unknown> = Promise.resolve();
+  const start = (batch: RecordBatch): InFlight => {
+    const p = chain.then(async () => {
+      if (batch.count === 0 || batch.errors.length === batch.count) return null;
+      const t0 = performance.now();
+      const before = o.state.cpuFallbackBatches;
+      const r = await route(batch.text);
+      return { r, ms: performance.now() - t0, fallback: o.state.cpuFallbackBatches > before };
+    });
+    chain = p.catch(() => undefined);
+    p.catch(() => undefined); // awaited (and thrown) in order below
+    return { batch, routing: p };
+  };
+  const finish = async (job: InFlight): Promise<FormattedBatch> => {
+    const routed = await job.routing;
+    return toFormattedBatch(
+      job.batch,
+      routed ? { ...routed.r, backend: routed.r.backend, adapter: routed.r.adapter, fallback: routed.fallback, routeMs: routed.ms } : null,
+      o.spec,
+      o.onError,
+      o.keepText,
+    );
+  };
+  const inFlight = Math.max(1, o.inFlight ?? 2);
+  try {
+    for await (const batch of batches) {
+      queue.push(start(batch));
+      while (queue.length >= inFlight) yield await finish(queue.shift() as InFlight);
+    }
+    while (queue.length > 0) yield await finish(queue.shift() as InFlight);
+  } finally {
+    await Promise.allSettled(queue.map((j) => j.routing));
+  }
+}
+
+/**
+ * Runs the job to its end: writes every batch in order, tallies, tells the
+ * listeners. Sinks are written but not committed (the caller commits its
+ * files, all or nothing). Stopping early closes the producer, which settles
+ * its work in flight.
  */
 export async function runRouteJob(o: RouteJobOptions): Promise<RouteJobResult> {
   const t0 = performance.now();
-  const startedAt = Date.now();
   const moe = o.moe;
   const listeners = o.listeners ?? [];
   const numExperts = moe.numExperts;
-  const state: FallbackState = { cpuFallbackBatches: 0, deviceLost: false };
-  const route = routeWithFallback(moe, o, state);
   const totals = { recordsIn: 0, recordsOut: 0, routed: 0, errors: 0, bytes: 0, elapsedMs: 0 };
   const perExpert = new Array<number>(numExperts).fill(0);
   const backends = new Set<string>();
@@ -115,8 +178,8 @@ export async function runRouteJob(o: RouteJobOptions): Promise<RouteJobResult> {
       numExperts,
       boundaries: [...moe.config.boundaries],
       expertDescriptions: Array.from({ length: numExperts }, (_, e) => moe.config.expertDescriptions[e]),
-      backend: o.backend ?? 'auto',
-      startedAt,
+      backend: moe.backendName,
+      startedAt: Date.now(),
     });
   }
 
@@ -135,9 +198,9 @@ export async function runRouteJob(o: RouteJobOptions): Promise<RouteJobResult> {
       boundaries: [...moe.config.boundaries],
       perExpert: [...perExpert],
       shares: shares(perExpert, totals.routed),
-      backend: backends.size ? [...backends].join('+') : o.backend === 'cpu' ? 'cpu' : 'none',
+      backend: backends.size ? [...backends].join('+') : 'none',
       adapter: adapters.size ? [...adapters].join('; ') : '(nothing routed)',
-      cpuFallbackBatches: state.cpuFallbackBatches,
+      cpuFallbackBatches: o.fallbackBatches(),
       seconds,
       mbPerSecond: seconds > 0 ? totals.bytes / 1e6 / seconds : 0,
       maxRssBytes: process.resourceUsage().maxRSS * 1024,
@@ -146,107 +209,71 @@ export async function runRouteJob(o: RouteJobOptions): Promise<RouteJobResult> {
     };
   };
 
-  interface InFlight {
-    batch: RecordBatch;
-    started: number;
-    routing: Promise<BatchRouting | null>;
-    fallbackBefore: number;
-  }
-  const queue: InFlight[] = [];
-  // GPU work is serialised (one batch on the device at a time); reading overlaps it.
-  let chain: Promise<unknown> = Promise.resolve();
-  const start = (batch: RecordBatch): InFlight => {
-    const job: InFlight = { batch, started: 0, routing: Promise.resolve(null), fallbackBefore: 0 };
-    const p = chain.then(async () => {
-      job.started = performance.now();
-      job.fallbackBefore = state.cpuFallbackBatches;
-      return batch.count === 0 || batch.errors.length === batch.count ? null : route(batch.text);
-    });
-    chain = p.catch(() => undefined);
-    p.catch(() => undefined); // awaited (and thrown) in order below
-    job.routing = p;
-    return job;
+  const header = outputHeader(o.spec);
+  if (header) await o.sinks.output.write(header);
+  let shardHeaders = false;
+  const writeShardHeaders = async (): Promise<void> => {
+    const sh = o.sinks.shards;
+    if (!sh || shardHeaders) return;
+    const h = sh.header();
+    if (!h) return;
+    shardHeaders = true;
+    const line = Buffer.concat([h, Buffer.from('\n')]);
+    for (const w of sh.writers) await w.write(line);
   };
 
   let seq = 0;
   let failure: InputError | null = null;
-  const inFlight = Math.max(1, o.inFlight ?? 2);
-
-  const deliver = async (job: InFlight): Promise<boolean> => {
-    const routing = await job.routing;
-    const routeMs = performance.now() - job.started;
-    const { batch } = job;
-    if (routing) {
-      backends.add(routing.backend);
-      adapters.add(routing.adapter);
-    }
-    const firstError = o.onError === 'fail' && batch.errors.length > 0 ? batch.errors[0] : null;
-    const upTo = firstError ? firstError.local : batch.count;
+  for await (const b of o.batches) {
     const w0 = performance.now();
-    for (const s of o.sinks) await s.write({ batch, routing, upTo });
-    const writeMs = performance.now() - w0;
-
-    // Tallies: error records carry NO_EXPERT in the event arrays.
-    const experts = new Uint32Array(upTo);
-    const batchPerExpert = new Array<number>(numExperts).fill(0);
-    if (routing) experts.set(routing.experts.subarray(0, upTo));
-    let errors = 0;
-    for (const e of batch.errors) {
-      if (e.local >= upTo) break;
-      experts[e.local] = NO_EXPERT;
-      errors++;
+    if (b.output.length > 0) await o.sinks.output.write(b.output);
+    if (o.sinks.shards) {
+      await writeShardHeaders();
+      if (b.shards) for (let e = 0; e < b.shards.length; e++) if (b.shards[e].length > 0) await o.sinks.shards.writers[e].write(b.shards[e]);
     }
-    for (let i = 0; i < upTo; i++) if (experts[i] !== NO_EXPERT) batchPerExpert[experts[i]]++;
+    const writeMs = performance.now() - w0;
+    if (b.records > b.errors) {
+      backends.add(b.backend);
+      adapters.add(b.adapter);
+    }
+    const batchPerExpert = new Array<number>(numExperts).fill(0);
+    for (let i = 0; i < b.records; i++) if (b.experts[i] !== NO_EXPERT) batchPerExpert[b.experts[i]]++;
     for (let e = 0; e < numExperts; e++) perExpert[e] += batchPerExpert[e];
-    totals.errors += errors;
-    totals.routed += upTo - errors;
-    totals.recordsOut += upTo;
-    totals.recordsIn += upTo;
-    totals.bytes += batch.inputBytes;
-    if (firstError) {
+    totals.errors += b.errors;
+    totals.routed += b.records - b.errors;
+    totals.recordsOut += b.records;
+    totals.recordsIn += b.records;
+    totals.bytes += b.inputBytes;
+    if (b.failure) {
       // The bad record was read but stops the run: it is not written.
       totals.recordsIn++;
       totals.errors++;
-      failure = new InputError(o.input.name, firstError.line, `${firstError.message} (record ${batch.firstIndex + firstError.local}; --on-error skip writes an error record and goes on)`);
+      failure = new InputError(o.input.name, b.failure.line, `${b.failure.message} (record ${b.failure.index}; --on-error skip writes an error record and goes on)`);
     }
     totals.elapsedMs = performance.now() - t0;
     if (listeners.length > 0) {
-      const empty = new Uint32Array(upTo);
       const event: BatchEvent = {
         seq: seq++,
-        firstIndex: batch.firstIndex,
-        records: upTo,
-        errors,
-        inputBytes: batch.inputBytes,
-        experts,
-        scoresQ16: routing ? routing.scoresQ16.subarray(0, upTo) : empty,
-        confidenceQ16: routing ? routing.confidenceQ16.subarray(0, upTo) : empty,
-        text: batch.text,
+        firstIndex: b.firstIndex,
+        records: b.records,
+        errors: b.errors,
+        inputBytes: b.inputBytes,
+        experts: b.experts,
+        scoresQ16: b.scoresQ16,
+        confidenceQ16: b.confidenceQ16,
+        text: b.text ?? { bytes: new Uint8Array(0), offsets: new Uint32Array(b.records + 1) },
         perExpert: batchPerExpert,
-        backend: routing?.backend ?? 'none',
-        adapter: routing?.adapter ?? '',
-        fallback: state.cpuFallbackBatches > job.fallbackBefore,
-        timings: { routeMs, writeMs },
+        backend: b.backend,
+        adapter: b.adapter,
+        fallback: b.fallback,
+        timings: { routeMs: b.timings.routeMs, writeMs: writeMs + b.timings.formatMs },
         totals: { ...totals },
       };
       for (const l of listeners) l.onBatch?.(event);
     }
-    return failure === null;
-  };
-
-  try {
-    reading: for await (const batch of o.batches) {
-      queue.push(start(batch));
-      while (queue.length >= inFlight) {
-        if (!(await deliver(queue.shift() as InFlight))) break reading;
-      }
-    }
-    while (failure === null && queue.length > 0) await deliver(queue.shift() as InFlight);
-    if (failure === null) for (const s of o.sinks) await s.finish();
-  } finally {
-    // Work still in flight (read ahead past a failure) settles before the caller releases the device.
-    await Promise.allSettled(queue.map((j) => j.routing));
+    if (failure) break;
   }
+  if (!failure) await writeShardHeaders();
   const final = stats(failure === null);
   for (const l of listeners) l.onEnd?.(final);
   return { stats: final, failure };

@@ -160,6 +160,11 @@ export class SwitchedMoE {
     return this.config.numExperts;
   }
 
+  /** The default backend of routeBatch, as configured ('auto', 'gpu', 'cpu', ...). */
+  get backendName(): Backend {
+    return this.backend;
+  }
+
   // ---- single strings (CPU reference, synchronous) ------------------------
 
   private routeOne(text: string): { stats: Uint32Array; score: number; expert: number; confidence: number } {
