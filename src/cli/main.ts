@@ -73,6 +73,7 @@ export function buildProgram(): Command {
     .option('--stats <file>', 'write the run summary as JSON')
     .option('-q, --quiet', 'no progress bar and no summary on stderr')
     .option('--no-progress', 'no progress bar (it is only shown when stderr is a terminal anyway)')
+    .option('--threads <n>', 'worker threads for the CPU backend (default: the available parallelism)', parseIntIn(1, 256))
     .action(async (input: string | undefined, opts: RouteCommandOptions) => {
       process.exitCode = await runRoute(input, opts);
     });

@@ -3,6 +3,7 @@
  * The work (reading, routing, writing, fallback) is the job's (src/job/route-job.ts).
  */
 import { mkdir } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { SwitchedMoE, type Backend } from '../router/switched-moe.js';
 import { OutputSet, OutputPathError, inputIdentity, stdinIdentity, type InputIdentity } from '../sinks/output-set.js';
@@ -13,6 +14,8 @@ import type { ByteWriter } from '../sinks/byte-writer.js';
 import { formatFromPath, type InputFormat } from '../sources/record-reader.js';
 import { parseShard } from '../sources/shard-range.js';
 import { inProcessBatches, runRouteJob, type FallbackState, type JobSinks } from '../job/route-job.js';
+import { parallelBatches } from '../job/parallel/worker-pool.js';
+import type { FormattedBatch } from '../job/formatted-batch.js';
 import type { RouteJobListener } from '../job/events.js';
 import type { RunStats } from '../job/run-stats.js';
 import { CliError, ioError, ioMessage, warn } from './cli-errors.js';
@@ -37,6 +40,7 @@ export interface RouteCommandOptions extends RouterCliOptions {
   stats?: string;
   quiet?: boolean;
   progress?: boolean;
+  threads?: number;
 }
 
 /** Hidden test hook: lose the GPU device after N GPU batches (needs SwitchedMoE.loseDeviceForTesting). */
@@ -112,25 +116,46 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
 
     const loseAfter = Number(process.env[LOSE_DEVICE_ENV] ?? '0');
     const state: FallbackState = { cpuFallbackBatches: 0, deviceLost: false };
-    const batches = inProcessBatches(moe, reader.batches(opened.source), {
-      ...(o.backend ? { backend: o.backend } : {}),
-      onWarning: warn,
-      ...(loseAfter > 0 ? { afterGpuBatch: async (done: number) => (done === loseAfter ? moe.loseDeviceForTesting() : undefined) } : {}),
-      spec,
-      onError: o.onError,
-      keepText: listeners.length > 0,
-      state,
-    });
+    // lines and jsonl on the CPU: workers parse, route and format chunks of whole lines.
+    // csv/tsv (a quoted field may hold an LF, so a chunk cannot be cut at any LF) and the GPU: in process.
+    const choice = await moe.chooseBackend();
+    const parallel = choice.backend !== 'gpu' && (format === 'lines' || format === 'jsonl');
+    const threads = o.threads ?? availableParallelism();
+    const batches: AsyncIterable<FormattedBatch> = parallel
+      ? parallelBatches(opened.source, {
+          threads,
+          config: moe.config,
+          format: format as 'lines' | 'jsonl',
+          ...(o.field !== undefined ? { field: o.field } : {}),
+          file: opened.name,
+          spec,
+          onError: o.onError,
+          keepText: listeners.length > 0,
+          kernel: choice.backend === 'cpu-reference' ? 'cpu-reference' : 'cpu',
+          firstIndex: firstRecordIndex(opened, format),
+          firstLine: (opened.range?.linesBefore ?? 0) + 1,
+        })
+      : inProcessBatches(moe, reader.batches(opened.source), {
+          ...(o.backend ? { backend: o.backend } : {}),
+          onWarning: warn,
+          ...(loseAfter > 0 ? { afterGpuBatch: async (done: number) => (done === loseAfter ? moe.loseDeviceForTesting() : undefined) } : {}),
+          spec,
+          onError: o.onError,
+          keepText: listeners.length > 0,
+          state,
+        });
     const { stats, failure } = await runRouteJob({
       moe,
       input: {
         name: opened.name,
         format,
         size: opened.size,
-        statsExtra: (): Partial<RunStats> =>
-          opened.range && shardSpec
+        statsExtra: (): Partial<RunStats> => ({
+          backendChoice: `${choice.reason}${parallel ? `; ${threads} worker thread${threads === 1 ? '' : 's'}` : ''}`,
+          ...(opened.range && shardSpec
             ? { shard: { index: shardSpec.index, count: shardSpec.count, startByte: opened.range.start, endByte: opened.range.end, firstIndex: firstRecordIndex(opened, format) } }
-            : {},
+            : {}),
+        }),
       },
       batches,
       spec,

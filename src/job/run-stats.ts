@@ -19,6 +19,8 @@ export interface RunStats {
   shares: number[];
   backend: string;
   adapter: string;
+  /** Why this backend ran (what 'auto' found, or that it was asked for), and how many worker threads. */
+  backendChoice?: string;
   /** Batches routed on the CPU after the GPU device was lost. */
   cpuFallbackBatches: number;
   seconds: number;

@@ -24,9 +24,23 @@ import { GpuContext, type GpuOptions } from '../backends/gpu/gpu-context.js';
 import { GpuRouter } from '../backends/gpu/route-gpu.js';
 import { batchSize, packStrings, validatePackedBatch, type PackedBatch } from '../model/packed-batch.js';
 
-export type Backend = 'auto' | 'gpu' | 'cpu';
-export const BACKENDS: readonly Backend[] = ['auto', 'gpu', 'cpu'];
+/**
+ * 'auto': a hardware GPU when there is one, else the fast CPU backend (a
+ * software adapter such as llvmpipe is slower than the CPU kernel);
+ * 'gpu': the GPU, a software adapter included; 'cpu': the fast CPU kernel;
+ * 'cpu-reference': the readable reference (the oracle of the tests).
+ */
+export type Backend = 'auto' | 'gpu' | 'cpu' | 'cpu-reference';
+export const BACKENDS: readonly Backend[] = ['auto', 'gpu', 'cpu', 'cpu-reference'];
 export const BACKEND_ENV = 'MOE_ROUTER_BACKEND';
+/** Test and tuning hook: let 'auto' take a software adapter (it normally prefers the fast CPU backend). */
+export const AUTO_SOFTWARE_GPU_ENV = 'MOE_ROUTER_AUTO_SOFTWARE_GPU';
+
+/** What 'auto' (or an explicit choice) resolved to, and why, in words for the summary. */
+export interface BackendChoice {
+  backend: 'gpu' | 'cpu' | 'cpu-reference';
+  reason: string;
+}
 
 export interface SwitchedMoEOptions extends RouterOptions {
   /** Default backend of routeBatch: 'auto' (GPU if an adapter exists, else CPU with one warning), 'gpu' or 'cpu'. Env MOE_ROUTER_BACKEND. */
@@ -65,7 +79,7 @@ export interface BatchRouting {
   confidenceQ16: Uint32Array;
   /** With includeStats: STATS_STRIDE u32 per string, layout STAT in src/model/complexity-model.ts. */
   stats?: Uint32Array;
-  backend: 'gpu' | 'cpu';
+  backend: 'gpu' | 'cpu' | 'cpu-reference';
   /** Human-readable adapter (or "CPU reference (JavaScript)"). */
   adapter: string;
   /** True when 'auto' routed this batch on the CPU because the GPU device had been lost. */
@@ -102,7 +116,7 @@ export interface RouterMetrics {
   expertDescriptions: Record<number, string>;
   features: { name: FeatureName; weight: number; cap?: number; describe: string }[];
   routed: { total: number; perExpert: number[]; meanComplexity: number; meanConfidence: number };
-  lastBackend: 'gpu' | 'cpu' | null;
+  lastBackend: 'gpu' | 'cpu' | 'cpu-reference' | null;
   adapter: string | null;
 }
 
@@ -144,7 +158,9 @@ export class SwitchedMoE {
   private gpuFailed: Error | null = null;
   private disposed = false;
   private readonly tally = { total: 0, perExpert: [] as number[], complexitySum: 0, confidenceSum: 0 };
-  private lastBackend: 'gpu' | 'cpu' | null = null;
+  private lastBackend: 'gpu' | 'cpu' | 'cpu-reference' | null = null;
+  private autoChoice: Promise<BackendChoice> | null = null;
+  private readonly autoTakesSoftware = Boolean(process.env[AUTO_SOFTWARE_GPU_ENV]);
   private adapter: string | null = null;
 
   constructor(options: SwitchedMoEOptions = {}) {
@@ -270,50 +286,84 @@ export class SwitchedMoE {
     const includeStats = options.includeStats ?? false;
 
     let result: BatchRouting;
-    if (backend === 'cpu') {
-      result = this.routeCpu(batch, includeStats, packMs, t0);
+    const lost = backend === 'auto' && this.gpuFailed instanceof DeviceLostError;
+    const target = lost ? 'cpu' : backend === 'auto' ? (await this.chooseBackend()).backend : backend;
+    if (target !== 'gpu') {
+      result = this.routeCpu(batch, includeStats, packMs, t0, target);
+      if (backend === 'auto' && this.gpuFailed instanceof DeviceLostError) result.fallback = true;
     } else {
-      const gpu = await this.acquireGpu(backend);
-      if (!gpu) {
-        result = this.routeCpu(batch, includeStats, packMs, t0);
-        if (this.gpuFailed instanceof DeviceLostError) result.fallback = true;
-      } else {
-        try {
-          const t1 = performance.now();
-          const r = await gpu.router.route(batch.bytes, batch.offsets, includeStats);
-          const computeMs = performance.now() - t1;
-          result = this.finish(r, r.stats, 'gpu', gpu.ctx.description, {
-            packMs,
-            computeMs,
-            uploadMs: r.timings.uploadMs,
-            waitMs: r.timings.waitMs,
-            totalMs: performance.now() - t0,
-          });
-        } catch (err) {
-          if (!(err instanceof DeviceLostError) || backend === 'gpu') throw err;
-          this.gpuFailed = err;
-          this.warn(`${err.message}; routing on the CPU from now on`);
-          result = this.routeCpu(batch, includeStats, packMs, t0);
-          result.fallback = true;
-        }
+      const gpu = await this.acquireGpu('gpu');
+      if (!gpu) throw new Error('unreachable: acquireGpu("gpu") returns a GPU or throws');
+      try {
+        const t1 = performance.now();
+        const r = await gpu.router.route(batch.bytes, batch.offsets, includeStats);
+        const computeMs = performance.now() - t1;
+        result = this.finish(r, r.stats, 'gpu', gpu.ctx.description, {
+          packMs,
+          computeMs,
+          uploadMs: r.timings.uploadMs,
+          waitMs: r.timings.waitMs,
+          totalMs: performance.now() - t0,
+        });
+      } catch (err) {
+        if (!(err instanceof DeviceLostError) || backend === 'gpu') throw err;
+        this.gpuFailed = err;
+        this.warn(`${err.message}; routing on the CPU from now on`);
+        result = this.routeCpu(batch, includeStats, packMs, t0, 'cpu');
+        result.fallback = true;
       }
     }
     for (let i = 0; i < result.count; i++) this.record(result.experts[i], result.scoresQ16[i], result.confidenceQ16[i]);
     return result;
   }
 
-  private routeCpu(batch: PackedBatch, includeStats: boolean, packMs: number, t0: number): BatchRouting {
+  private routeCpu(batch: PackedBatch, includeStats: boolean, packMs: number, t0: number, backend: 'cpu' | 'cpu-reference'): BatchRouting {
     const t1 = performance.now();
     const stats = computeStatistics(batch.bytes, batch.offsets);
     const r = scoreStatistics(this.config, stats, batchSize(batch));
     const computeMs = performance.now() - t1;
-    return this.finish(r, includeStats ? stats : undefined, 'cpu', CPU_ADAPTER, { packMs, computeMs, totalMs: performance.now() - t0 });
+    return this.finish(r, includeStats ? stats : undefined, backend, CPU_ADAPTER, { packMs, computeMs, totalMs: performance.now() - t0 });
+  }
+
+  /**
+   * What this router's backend resolves to, and why. 'auto' opens the GPU once
+   * to see what it is: a hardware adapter is used; a software one (llvmpipe)
+   * is released in favour of the fast CPU backend; no adapter means the CPU.
+   */
+  chooseBackend(): Promise<BackendChoice> {
+    if (this.backend !== 'auto') {
+      const why = this.backend === 'gpu' ? 'asked for (--backend gpu)' : `asked for (--backend ${this.backend})`;
+      return Promise.resolve({ backend: this.backend, reason: why });
+    }
+    this.autoChoice ??= (async (): Promise<BackendChoice> => {
+      const gpu = await this.acquireGpu('auto');
+      if (!gpu) return { backend: 'cpu', reason: `auto: no WebGPU adapter (${this.gpuFailed?.message ?? 'none found'})` };
+      if (gpu.ctx.software && !this.autoTakesSoftware) {
+        await this.releaseGpu();
+        return { backend: 'cpu', reason: `auto: the only adapter is a software one (${gpu.ctx.description}); the fast CPU backend is faster (--backend gpu forces it)` };
+      }
+      return { backend: 'gpu', reason: `auto: ${gpu.ctx.software ? 'a software adapter, allowed by ' + AUTO_SOFTWARE_GPU_ENV : 'a hardware GPU'}` };
+    })();
+    return this.autoChoice;
+  }
+
+  private async releaseGpu(): Promise<void> {
+    const gpu = this.gpu;
+    this.gpu = null;
+    if (!gpu) return;
+    try {
+      const { ctx, router } = await gpu;
+      router.destroy();
+      ctx.destroy();
+    } catch {
+      // opening failed: nothing to release
+    }
   }
 
   private finish(
     r: { experts: Uint32Array; scoresQ16: Uint32Array; confidenceQ16: Uint32Array },
     stats: Uint32Array | undefined,
-    backend: 'gpu' | 'cpu',
+    backend: 'gpu' | 'cpu' | 'cpu-reference',
     adapter: string,
     timings: BatchTimings,
   ): BatchRouting {
@@ -360,12 +410,10 @@ export class SwitchedMoE {
     try {
       return await this.gpu;
     } catch (err) {
-      // Concurrent first calls share one failed open: only the first one warns.
-      const first = this.gpuFailed === null;
+      // Concurrent first calls share one failed open; 'auto' then routes on the CPU and says why in chooseBackend.
       this.gpu = null;
       this.gpuFailed = err as Error;
       if (backend === 'gpu' || !(err instanceof GpuUnavailableError)) throw err;
-      if (first) this.warn(`${err.message} Falling back to the CPU reference.`);
       return null;
     }
   }
@@ -390,16 +438,7 @@ export class SwitchedMoE {
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
-    const gpu = this.gpu;
-    this.gpu = null;
-    if (!gpu) return;
-    try {
-      const { ctx, router } = await gpu;
-      router.destroy();
-      ctx.destroy();
-    } catch {
-      // opening failed: nothing to release
-    }
+    await this.releaseGpu();
   }
 }
 

@@ -122,11 +122,18 @@ export function resolveGpuBackend(option: GpuBackendName | undefined): GpuBacken
   return value as GpuBackendName;
 }
 
+/** A software rasteriser (llvmpipe, lavapipe, SwiftShader): correct, but never faster than the fast CPU backend. */
+function isSoftware(adapter: GPUAdapter): boolean {
+  const info = adapter.info;
+  const text = [info.vendor, info.architecture, info.device, info.description].join(' ');
+  return adapter.info.isFallbackAdapter || /llvmpipe|lavapipe|swiftshader|software/i.test(text);
+}
+
 function describeAdapter(adapter: GPUAdapter, label: string): string {
   const info = adapter.info;
   const parts = [info.vendor, info.architecture, info.device, info.description].filter((p) => p && p.length > 0);
   const unique = [...new Set(parts)];
-  const kind = adapter.info.isFallbackAdapter || /llvmpipe|lavapipe|swiftshader|software/i.test(unique.join(' ')) ? 'software' : 'hardware';
+  const kind = isSoftware(adapter) ? 'software' : 'hardware';
   return `${unique.join(' ') || 'unknown adapter'} (${label}, ${kind}, ${label.startsWith('OpenGL') || label === 'opengles' || label === 'opengl' ? 'compatibility' : 'core'})`;
 }
 
@@ -136,6 +143,8 @@ export class GpuContext {
   readonly adapter: GPUAdapter;
   readonly device: GPUDevice;
   readonly description: string;
+  /** A software adapter ('auto' prefers the fast CPU backend over it). */
+  readonly software: boolean;
   private lost: GPUDeviceLostInfo | null = null;
   private destroyed = false;
 
@@ -144,6 +153,7 @@ export class GpuContext {
     this.adapter = adapter;
     this.device = device;
     this.description = description;
+    this.software = isSoftware(adapter);
     void device.lost.then((info) => {
       this.lost = info;
     });

@@ -1,0 +1,99 @@
+/**
+ * A chunk worker: parses its chunks of whole lines, routes them on the CPU
+ * kernel and formats their output records, so that the main thread only
+ * reads and writes. Record indexes and line numbers in the output depend on
+ * every earlier chunk: the worker reports its counts as soon as it has
+ * parsed, and formats once the main thread sends the chunk's base.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { computeStatistics } from '../../backends/cpu-reference/statistics.js';
+import { scoreStatistics } from '../../backends/cpu-reference/score.js';
+import { RecordReader, type RecordBatch } from '../../sources/record-reader.js';
+import { toFormattedBatch, type FormattedBatch } from '../formatted-batch.js';
+import type { FromWorker, ToWorker, WorkerInit } from './protocol.js';
+
+const init = workerData as WorkerInit;
+const port = parentPort;
+if (!port) throw new Error('chunk-worker.js runs as a worker thread');
+
+const description = 'CPU reference (JavaScript)';
+const bases = new Map<number, (base: { firstIndex: number; firstLine: number }) => void>();
+const early = new Map<number, { firstIndex: number; firstLine: number }>();
+
+function baseOf(seq: number): Promise<{ firstIndex: number; firstLine: number }> {
+  const got = early.get(seq);
+  if (got) {
+    early.delete(seq);
+    return Promise.resolve(got);
+  }
+  return new Promise((resolve) => bases.set(seq, resolve));
+}
+
+async function parse(bytes: Uint8Array): Promise<RecordBatch> {
+  const reader = new RecordReader({
+    format: init.format,
+    ...(init.field !== undefined ? { field: init.field } : {}),
+    file: init.file,
+    batchBytes: Math.max(bytes.length, 1),
+    batchRecords: 0x7fffffff,
+    keepRaw: init.spec.shards > 0,
+  });
+  let only: RecordBatch | null = null;
+  for await (const b of reader.batches((async function* () {
+    yield bytes;
+  })())) {
+    if (only) throw new Error('a chunk parsed into more than one batch');
+    only = b;
+  }
+  return only ?? { firstIndex: 0, count: 0, text: { bytes: new Uint8Array(0), offsets: new Uint32Array(1) }, errors: [], inputBytes: bytes.length };
+}
+
+/** Buffers the worker may give away: its own, whole ArrayBuffers (never Node's shared pool). */
+function owned<T extends Uint8Array | Uint32Array>(b: T): T {
+  return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b : (b.slice() as T);
+}
+
+async function handle(seq: number, bytes: Uint8Array): Promise<void> {
+  const batch = await parse(bytes);
+  const post = (m: FromWorker, transfer: ArrayBuffer[] = []): void => port!.postMessage(m, transfer);
+  post({ type: 'counted', seq, records: batch.count, lines: batch.count });
+  const t0 = performance.now();
+  let routing = null;
+  if (batch.count > batch.errors.length) {
+    const stats = computeStatistics(batch.text.bytes, batch.text.offsets);
+    const r = scoreStatistics(init.config, stats, batch.count);
+    routing = { ...r, backend: init.kernel, adapter: description, fallback: false, routeMs: performance.now() - t0 };
+  }
+  const base = await baseOf(seq);
+  batch.firstIndex = base.firstIndex;
+  for (const e of batch.errors) e.line += base.firstLine - 1;
+  const out: FormattedBatch = toFormattedBatch(batch, routing, init.spec, init.onError, init.keepText);
+  out.output = owned(out.output);
+  if (out.shards) out.shards = out.shards.map(owned);
+  const transfer: ArrayBuffer[] = [out.output.buffer as ArrayBuffer, out.experts.buffer as ArrayBuffer, out.scoresQ16.buffer as ArrayBuffer, out.confidenceQ16.buffer as ArrayBuffer];
+  if (out.shards) for (const s of out.shards) transfer.push(s.buffer as ArrayBuffer);
+  if (out.text) {
+    out.text = { bytes: owned(out.text.bytes), offsets: owned(out.text.offsets) };
+    transfer.push(out.text.bytes.buffer as ArrayBuffer, out.text.offsets.buffer as ArrayBuffer);
+  }
+  post({ type: 'done', seq, batch: out }, [...new Set(transfer)]);
+}
+
+// Chunks are handled one after another, in the order they arrive.
+let chain: Promise<void> = Promise.resolve();
+port.on('message', (m: ToWorker) => {
+  if (m.type === 'base') {
+    const waiting = bases.get(m.seq);
+    if (waiting) {
+      bases.delete(m.seq);
+      waiting(m);
+    } else early.set(m.seq, m);
+    return;
+  }
+  chain = chain.then(() =>
+    handle(m.seq, m.bytes).catch((err: unknown) => {
+      const e = err instanceof Error ? err : new Error(String(err));
+      port.postMessage({ type: 'failed', seq: m.seq, name: e.name, message: e.message, ...(e.stack ? { stack: e.stack } : {}) } satisfies FromWorker);
+    }),
+  );
+});

@@ -1,0 +1,30 @@
+/** Messages between the route job (main thread) and its chunk workers. */
+import type { RouterConfig } from '../../model/router-config.js';
+import type { OutputSpec } from '../../sinks/batch-formatter.js';
+import type { FormattedBatch } from '../formatted-batch.js';
+
+export interface WorkerInit {
+  config: RouterConfig;
+  format: 'lines' | 'jsonl';
+  field?: string;
+  /** Input name for messages. */
+  file: string;
+  spec: OutputSpec;
+  onError: 'fail' | 'skip';
+  /** Send each chunk's text back (listeners need it). */
+  keepText: boolean;
+  /** Kernel to run: the fast CPU one, or the reference (tests, benchmarks). */
+  kernel: 'cpu' | 'cpu-reference';
+}
+
+export type ToWorker =
+  /** A chunk of whole lines (its buffer is transferred). */
+  | { type: 'chunk'; seq: number; bytes: Uint8Array }
+  /** Where the chunk starts in the whole input, known once every earlier chunk is counted. */
+  | { type: 'base'; seq: number; firstIndex: number; firstLine: number };
+
+export type FromWorker =
+  /** Records and lines of a chunk, sent as soon as it is parsed (the next chunk's base depends on it). */
+  | { type: 'counted'; seq: number; records: number; lines: number }
+  | { type: 'done'; seq: number; batch: FormattedBatch }
+  | { type: 'failed'; seq: number; name: string; message: string; stack?: string };

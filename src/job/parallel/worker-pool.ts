@@ -1,0 +1,110 @@
+/**
+ * The parallel producer of the route job: the main thread reads the input
+ * and cuts it into chunks of whole lines; N workers parse, route and format
+ * them; the job writes their formatted batches in input order. The main
+ * thread keeps at most 2 chunks per worker in flight, so memory stays within
+ * about (2 N + 2) x chunk size plus their outputs.
+ */
+import { Worker } from 'node:worker_threads';
+import { ConfigError } from '../../errors.js';
+import type { FormattedBatch } from '../formatted-batch.js';
+import type { FromWorker, ToWorker, WorkerInit } from './protocol.js';
+import { lineAlignedChunks } from './rechunk.js';
+
+export interface ParallelOptions extends WorkerInit {
+  threads: number;
+  /** Target chunk size in bytes (default 4 MiB). */
+  chunkBytes?: number;
+  /** Global index and 1-based line of the first record (a --shard part). */
+  firstIndex: number;
+  firstLine: number;
+}
+
+const WORKER_URL = new URL('./chunk-worker.js', import.meta.url);
+
+interface Pending {
+  counted: { records: number; lines: number } | null;
+  done: FormattedBatch | null;
+  worker: Worker;
+  settle: (() => void) | null;
+  error: Error | null;
+}
+
+function rebuildError(m: Extract<FromWorker, { type: 'failed' }>): Error {
+  // Errors the user can act on keep their type; anything else is a bug with its stack.
+  if (m.name === 'ConfigError') return new ConfigError(m.message);
+  const e = new Error(`in a chunk worker: ${m.message}`);
+  if (m.stack) e.stack = m.stack;
+  return e;
+}
+
+export async function* parallelBatches(source: AsyncIterable<Uint8Array>, o: ParallelOptions): AsyncGenerator<FormattedBatch> {
+  const init: WorkerInit = {
+    config: o.config,
+    format: o.format,
+    ...(o.field !== undefined ? { field: o.field } : {}),
+    file: o.file,
+    spec: o.spec,
+    onError: o.onError,
+    keepText: o.keepText,
+    kernel: o.kernel,
+  };
+  const workers = Array.from({ length: Math.max(1, o.threads) }, () => new Worker(WORKER_URL, { workerData: init }));
+  const pending = new Map<number, Pending>();
+  // Bases are handed out in order, as soon as every earlier chunk is counted.
+  let nextBase = 0;
+  let base = { firstIndex: o.firstIndex, firstLine: o.firstLine };
+  const sendBases = (): void => {
+    for (;;) {
+      const p = pending.get(nextBase);
+      if (!p || !p.counted) return;
+      p.worker.postMessage({ type: 'base', seq: nextBase, ...base } satisfies ToWorker);
+      base = { firstIndex: base.firstIndex + p.counted.records, firstLine: base.firstLine + p.counted.lines };
+      nextBase++;
+    }
+  };
+  let crashed: Error | null = null;
+  for (const w of workers) {
+    w.on('message', (m: FromWorker) => {
+      const p = pending.get(m.seq);
+      if (!p) return;
+      if (m.type === 'counted') {
+        p.counted = { records: m.records, lines: m.lines };
+        sendBases();
+      } else if (m.type === 'done') {
+        p.done = m.batch;
+      } else {
+        p.error = rebuildError(m);
+      }
+      if (m.type !== 'counted') p.settle?.();
+    });
+    w.on('error', (err: Error) => {
+      crashed = err;
+      for (const p of pending.values()) p.settle?.();
+    });
+  }
+  const result = async (seq: number): Promise<FormattedBatch> => {
+    const p = pending.get(seq) as Pending;
+    if (!p.done && !p.error && !crashed) await new Promise<void>((resolve) => (p.settle = resolve));
+    pending.delete(seq);
+    if (p.error) throw p.error;
+    if (crashed) throw crashed;
+    return p.done as FormattedBatch;
+  };
+
+  const maxInFlight = 2 * workers.length;
+  let seq = 0;
+  let next = 0;
+  try {
+    for await (const bytes of lineAlignedChunks(source, o.chunkBytes ?? 4 << 20)) {
+      const worker = workers[seq % workers.length];
+      pending.set(seq, { counted: null, done: null, worker, settle: null, error: null });
+      worker.postMessage({ type: 'chunk', seq, bytes } satisfies ToWorker, [bytes.buffer as ArrayBuffer]);
+      seq++;
+      while (seq - next >= maxInFlight) yield await result(next++);
+    }
+    while (next < seq) yield await result(next++);
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+}
