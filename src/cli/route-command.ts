@@ -18,6 +18,8 @@ import { routerOptions, type RouterCliOptions } from './options.js';
 import { Progress } from './progress.js';
 import { shares, type RunStats } from '../job/run-stats.js';
 import { formatSummary } from './summary.js';
+import type { RouteJobListener } from '../job/events.js';
+import { hadoopCountersListener } from './hadoop-counters.js';
 
 export interface RouteCommandOptions extends RouterCliOptions {
   format?: InputFormat;
@@ -34,6 +36,7 @@ export interface RouteCommandOptions extends RouterCliOptions {
   stats?: string;
   quiet?: boolean;
   progress?: boolean;
+  hadoopCounters?: boolean;
 }
 
 /** Hidden test hook: lose the GPU device after N GPU batches (needs SwitchedMoE.loseDeviceForTesting). */
@@ -76,6 +79,7 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
   let statsFile: AtomicFile | null = null;
   let moe: SwitchedMoE | null = null;
   const progress = Progress.create(!o.quiet && o.progress !== false, opened.size);
+  const listeners: RouteJobListener[] = o.hadoopCounters ? [hadoopCountersListener((t) => process.stderr.write(t))] : [];
   try {
     let outFile: AtomicFile | null = null;
     if (o.out !== undefined && o.out !== '-') {
@@ -203,7 +207,9 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
     }
     progress?.done();
     if (failure) {
-      if (!o.quiet) process.stderr.write(formatSummary(stats(false)));
+      const stopped = stats(false);
+      for (const l of listeners) l.onEnd?.(stopped);
+      if (!o.quiet) process.stderr.write(formatSummary(stopped));
       throw failure;
     }
     if (shardFiles.length > 0) await writeShardHeaders();
@@ -217,6 +223,7 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
       await statsFile.commit().catch((err: unknown) => Promise.reject(ioError('write stats', o.stats ?? '', err)));
       statsFile = null;
     }
+    for (const l of listeners) l.onEnd?.(final);
     if (!o.quiet) process.stderr.write(formatSummary(final));
     return 0;
   } finally {
