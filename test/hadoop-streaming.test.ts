@@ -59,6 +59,7 @@ describe('route --hadoop-counters', () => {
         '',
       ].join('\n'),
     );
+    expect(readFileSync(join(ROOT, 'README.md'), 'utf8'), 'README shows these lines').toContain('```\n' + r.stderr + '```');
     // the data on stdout is untouched by the option
     const plain = await runCli(['route', 'examples/corpus.txt', '--backend', 'cpu', '-q']);
     expect(r.stdout.equals(plain.stdout)).toBe(true);
@@ -96,6 +97,10 @@ describe('route --hadoop-counters', () => {
 });
 
 describe('the Hadoop Streaming mapper (examples/scale-out/hadoop-mapper.sh)', () => {
+  it('is in the README as it is', () => {
+    expect(readFileSync(join(ROOT, 'README.md'), 'utf8')).toContain('```bash\n' + readFileSync(MAPPER, 'utf8') + '```');
+  });
+
   const corpus = corpusWithIds(30_000, 1010);
   const file = tmp.path('corpus.jsonl');
   writeFileSync(file, corpus.bytes);
