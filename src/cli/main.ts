@@ -74,6 +74,7 @@ export function buildProgram(): Command {
     .option('-q, --quiet', 'no progress bar and no summary on stderr')
     .option('--no-progress', 'no progress bar (it is only shown when stderr is a terminal anyway)')
     .option('--threads <n>', 'worker threads for the CPU backend (default: the available parallelism)', parseIntIn(1, 256))
+    .option('--hadoop-counters', 'at the end, write Hadoop Streaming counters to stderr (reporter:counter:moe-router,expert-K,N; records-in, records-out, ...), also with -q')
     .action(async (input: string | undefined, opts: RouteCommandOptions) => {
       process.exitCode = await runRoute(input, opts);
     });

@@ -24,6 +24,7 @@ import { routerOptions, type RouterCliOptions } from './options.js';
 import { Progress } from './progress.js';
 import { stdoutWasClosed } from './stdio.js';
 import { formatSummary } from './summary.js';
+import { hadoopCountersListener } from './hadoop-counters.js';
 
 export interface RouteCommandOptions extends RouterCliOptions {
   format?: InputFormat;
@@ -41,6 +42,7 @@ export interface RouteCommandOptions extends RouterCliOptions {
   quiet?: boolean;
   progress?: boolean;
   threads?: number;
+  hadoopCounters?: boolean;
 }
 
 /** Hidden test hook: lose the GPU device after N GPU batches (needs SwitchedMoE.loseDeviceForTesting). */
@@ -111,6 +113,7 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
     };
 
     const listeners: RouteJobListener[] = [];
+    if (o.hadoopCounters) listeners.push(hadoopCountersListener((t) => process.stderr.write(t)));
     const progress = Progress.create(!o.quiet && o.progress !== false, opened.size);
     if (progress) listeners.push({ onBatch: (e) => progress.update(e.totals.bytes, e.totals.recordsIn), onEnd: () => progress.done() });
 
