@@ -27,7 +27,7 @@ export {
 export { ONE as FIXED_ONE, FRACTION_BITS } from './model/fixed-point.js';
 export { packStrings, validatePackedBatch, type PackedBatch } from './model/packed-batch.js';
 export { computeStatistics } from './backends/cpu-reference/statistics.js';
-export { GPU_BACKENDS, GPU_BACKEND_ENV, GPU_ADAPTER_ENV, type GpuOptions, type GpuBackendName } from './backends/gpu/gpu-context.js';
+export { GPU_BACKENDS, GPU_BACKEND_ENV, GPU_ADAPTER_ENV, type GpuOptions, type GpuBackendName, type GpuPowerPreference } from './backends/gpu/gpu-options.js';
 export type { PlanLimits } from './backends/gpu/batch-plan.js';
 export * from './errors.js';
 export { createRouteStream, routeRecords, type RoutedRecord, type RouteStreamOptions, type RecordInput } from './job/route-stream.js';

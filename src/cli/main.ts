@@ -11,7 +11,9 @@ import { ignoreStderrErrors } from './stdio.js';
 import { INPUT_FORMATS, type InputFormat } from '../sources/record-reader.js';
 import { OUTPUT_FORMATS, type OutputFormat } from '../sinks/output-format.js';
 import { EXIT, reportError } from './cli-errors.js';
-import { parseBackend, parseBoundaries, parseBytes, parseChoice, parseExperts, parseIntIn, parseThreshold } from './options.js';
+import { choiceOption, humanBytes, parseBoundaries, parseBytes, parseExperts, parseIntIn, parseThreshold } from './options.js';
+import { PROGRAM_HELP_AFTER, ROUTE_HELP_AFTER } from './help-text.js';
+import { BACKENDS, BACKEND_ENV, type Backend } from '../router/switched-moe.js';
 import { runRoute, type RouteCommandOptions } from './route-command.js';
 import { runExplain, type ExplainOptions } from './explain-command.js';
 import { parseTargets, runCalibrate, type CalibrateOptions } from './calibrate-command.js';
@@ -39,12 +41,12 @@ const DEFAULT_BATCH_RECORDS = 65536;
 
 function readerOptions(cmd: Command): Command {
   return cmd
-    .addOption(new Option('--format <format>', 'input format (default: from the extension: .jsonl/.ndjson, .csv, .tsv; else lines; stdin: lines)').argParser(parseChoice<InputFormat>(INPUT_FORMATS)))
+    .addOption(choiceOption<InputFormat>('--format <format>', 'input format (default: from the extension: .jsonl/.ndjson, .csv, .tsv; else lines; stdin: lines)', INPUT_FORMATS))
     .option('--field <name>', 'text field: a JSON path like meta.text (jsonl) or a header column (csv/tsv)', 'text')
-    .addOption(new Option('--backend <backend>', 'auto | gpu | cpu (auto: GPU if an adapter exists, else CPU)').argParser(parseBackend))
-    .option('--batch-bytes <size>', 'bytes of text per routed batch (1K..4G; K/M/G suffixes)', parseBytes, DEFAULT_BATCH_BYTES)
+    .addOption(choiceOption<Backend>('--backend <backend>', `auto: GPU if an adapter exists, else CPU (default: $${BACKEND_ENV}, else auto)`, BACKENDS))
+    .addOption(new Option('--batch-bytes <size>', 'bytes of text per routed batch (1K..4G; K/M/G suffixes)').argParser(parseBytes).default(DEFAULT_BATCH_BYTES, humanBytes(DEFAULT_BATCH_BYTES)))
     .option('--batch-records <n>', 'records per routed batch at most', parseIntIn(1, 1 << 24), DEFAULT_BATCH_RECORDS)
-    .addOption(new Option('--on-error <mode>', 'bad record (invalid JSON, missing field, bad CSV quoting): fail = stop with exit 1; skip = write an error record and go on').argParser(parseChoice(['fail', 'skip'] as const)).default('fail'));
+    .addOption(choiceOption('--on-error <mode>', 'bad record (invalid JSON, missing field, bad CSV quoting): fail = stop with exit 1; skip = write an error record and go on', ['fail', 'skip'] as const).default('fail'));
 }
 
 export function buildProgram(): Command {
@@ -52,7 +54,9 @@ export function buildProgram(): Command {
   program
     .name('moe-router')
     .description('Route text to experts like a switched (top-1) Mixture-of-Experts router, on the GPU (WebGPU) or the CPU, with identical results')
-    .version(version(), '-V, --version')
+    .version(version(), '-V, --version', 'output the version number (also -v)')
+    .addOption(new Option('-v').hideHelp())
+    .addHelpText('after', PROGRAM_HELP_AFTER)
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s.startsWith('error:') ? `moe-router: ${s}` : s) });
 
@@ -63,10 +67,11 @@ export function buildProgram(): Command {
       'Route every record of a corpus. Each output record holds the record index (0-based line or row number), expert, complexity and confidence, in input order; ' +
         'exactly one output record per input record. Reads stdin when INPUT is - or missing; data goes to stdout (or --out), the summary to stderr.',
     )
-    .argument('[input]', 'input file, or - for stdin');
+    .argument('[input]', 'input file, or - for stdin')
+    .addHelpText('after', ROUTE_HELP_AFTER);
   readerOptions(routerOptions(route))
     .option('-o, --out <file>', 'output file, or - for stdout (written to a temporary name, renamed when complete)', '-')
-    .addOption(new Option('--output-format <format>', 'jsonl | csv | tsv').argParser(parseChoice<OutputFormat>(OUTPUT_FORMATS)).default('jsonl'))
+    .addOption(choiceOption<OutputFormat>('--output-format <format>', 'output record format', OUTPUT_FORMATS).default('jsonl'))
     .option('--include-text', 'add the text to each output record')
     .option('--shards <dir>', 'also write each record, unchanged, to DIR/expert-K.<ext> (one file per expert, input order)')
     .option('--shard <i/n>', 'route only part I of N of the file (0-based: 0/4 .. 3/4), split on record boundaries; indexes stay global')
@@ -114,6 +119,11 @@ export function buildProgram(): Command {
       process.exitCode = await runMergeStats(files, opts);
     });
 
+  // -v as users expect, besides commander's -V/--version; thrown like commander's own version exit.
+  program.on('option:v', () => {
+    process.stdout.write(`${version()}\n`);
+    throw new CommanderError(EXIT.OK, 'commander.version', version());
+  });
   return program;
 }
 

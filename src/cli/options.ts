@@ -1,5 +1,5 @@
 /** Option parsers (commander) and the router configuration shared by the subcommands. */
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 import { MAX_EXPERTS, resolveRouterConfig, type RouterOptions } from '../model/router-config.js';
 import { BACKENDS, type Backend } from '../router/switched-moe.js';
 import { ConfigError } from '../errors.js';
@@ -59,6 +59,23 @@ export function parseChoice<T extends string>(choices: readonly T[]): (v: string
 }
 
 export const parseBackend = parseChoice<Backend>(BACKENDS);
+
+/**
+ * An option with a fixed set of values: the help lists them (commander's
+ * choices) and a wrong value gets this module's message.
+ */
+export function choiceOption<T extends string>(flags: string, description: string, choices: readonly T[]): Option {
+  // choices() first: it records the list for the help; argParser() then replaces its check with ours.
+  return new Option(flags, description).choices(choices).argParser(parseChoice<T>(choices));
+}
+
+/** A byte size as people read it in help: 8 MiB, 64 KiB, 1048577 bytes. */
+export function humanBytes(n: number): string {
+  for (const [unit, size] of [['GiB', 1 << 30], ['MiB', 1 << 20], ['KiB', 1 << 10]] as const) {
+    if (n >= size && n % size === 0) return `${n / size} ${unit}`;
+  }
+  return `${n} bytes`;
+}
 
 export interface RouterCliOptions {
   config?: string;

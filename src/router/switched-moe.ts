@@ -20,7 +20,8 @@ import {
 import { ONE, toFloat } from '../model/fixed-point.js';
 import { resolveRouterConfig, type RouterConfig, type RouterOptions } from '../model/router-config.js';
 import { defaultPlanLimits, validatePlanLimits, type PlanLimits } from '../backends/gpu/batch-plan.js';
-import { GpuContext, type GpuOptions } from '../backends/gpu/gpu-context.js';
+import { GpuContext } from '../backends/gpu/gpu-context.js';
+import type { GpuOptions } from '../backends/gpu/gpu-options.js';
 import { GpuRouter } from '../backends/gpu/route-gpu.js';
 import { batchSize, packStrings, validatePackedBatch, type PackedBatch } from '../model/packed-batch.js';
 

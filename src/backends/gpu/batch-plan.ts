@@ -25,8 +25,18 @@ export interface PlanLimits {
 export const ITEM_WORDS = 4;
 const MiB = 1024 * 1024;
 
+/**
+ * The device limits the plan reads: a structural subset of GPUSupportedLimits,
+ * so that this module's public declarations need no WebGPU global types.
+ */
+export interface DeviceLimits {
+  readonly maxStorageBufferBindingSize: number;
+  readonly maxBufferSize: number;
+  readonly maxComputeWorkgroupsPerDimension: number;
+}
+
 /** Limits for a device: as large as its bindings allow, bounded so memory stays modest. */
-export function defaultPlanLimits(limits: GPUSupportedLimits): PlanLimits {
+export function defaultPlanLimits(limits: DeviceLimits): PlanLimits {
   const binding = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
   return {
     chunkBytes: 1024,

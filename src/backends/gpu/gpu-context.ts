@@ -5,11 +5,33 @@
  * process at random (see ../shared/webgpu-notes.md). Fields here hold them.
  */
 import { readFileSync } from 'node:fs';
-import { isMainThread } from 'node:worker_threads';
 import { DeviceLostError, GpuError, GpuUnavailableError } from '../../errors.js';
+import { requestSurfacelessEgl, type EglSetup } from './egl-platform.js';
+import { GPU_ADAPTER_ENV, GPU_BACKEND_ENV, GPU_BACKENDS, type GpuBackendName, type GpuOptions } from './gpu-options.js';
 
 type CreateInstance = (options: string[]) => GPU;
 let dawn: Promise<CreateInstance> | null = null;
+
+/**
+ * `webgpu` is an optional dependency (132 MB of prebuilt binaries for five
+ * platforms): an install with --omit=optional, or on a platform it has no
+ * binary for, lacks it. Say which case it is and what to do; the CPU works.
+ */
+function dawnLoadFailure(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  const message = e instanceof Error ? e.message : String(err);
+  const cpu = 'Route on the CPU (backend "cpu"; backend "auto" does so by itself)';
+  if ((e.code === 'ERR_MODULE_NOT_FOUND' || e.code === 'MODULE_NOT_FOUND') && /['"]webgpu['"]/.test(message)) {
+    return (
+      "the optional package webgpu (Dawn's Node bindings) is not installed; an install with --omit=optional, " +
+      `or one where it could not be installed, leaves it out. Install it (npm install webgpu) for the GPU path. ${cpu}.`
+    );
+  }
+  if (e.code === 'MODULE_NOT_FOUND' && message.includes('dawn.node')) {
+    return `the package webgpu has no prebuilt Dawn binary for this platform (${process.platform}-${process.arch}). ${cpu}.`;
+  }
+  return `could not load Dawn's Node bindings (npm package webgpu): ${message}. ${cpu}.`;
+}
 
 /**
  * Loads Dawn's Node bindings on first GPU use, not at import: a CPU-only user
@@ -25,30 +47,13 @@ function loadDawn(): Promise<CreateInstance> {
     },
     (err: unknown) => {
       dawn = null;
-      throw new GpuUnavailableError(`could not load Dawn's Node bindings (npm package webgpu): ${(err as Error).message}`, { cause: err });
+      throw new GpuUnavailableError(dawnLoadFailure(err), { cause: err });
     },
   );
   return dawn;
 }
 
-/** Dawn backends a user may name (option `gpu.backend` or MOE_ROUTER_GPU_BACKEND). */
-export const GPU_BACKENDS = ['auto', 'vulkan', 'opengles', 'opengl', 'metal', 'd3d12', 'd3d11'] as const;
-export type GpuBackendName = (typeof GPU_BACKENDS)[number];
-
-export interface GpuOptions {
-  /** Dawn backend to use; 'auto' (default) tries the platform default, then OpenGL ES (Mesa software on Linux). */
-  backend?: GpuBackendName;
-  powerPreference?: GPUPowerPreference;
-  /**
-   * Pick the adapter whose name starts with this (Dawn's adapter=NAME), e.g.
-   * on a machine with several GPUs; a name that matches none gives an error
-   * listing the adapters that exist. Env MOE_ROUTER_GPU_ADAPTER.
-   */
-  adapter?: string;
-}
-
-export const GPU_BACKEND_ENV = 'MOE_ROUTER_GPU_BACKEND';
-export const GPU_ADAPTER_ENV = 'MOE_ROUTER_GPU_ADAPTER';
+export { GPU_BACKENDS, GPU_BACKEND_ENV, GPU_ADAPTER_ENV, type GpuBackendName, type GpuOptions } from './gpu-options.js';
 
 const HOW_TO_GET_AN_ADAPTER =
   'On Linux without a GPU, Mesa provides a software adapter: the OpenGL ES path needs libegl-mesa0 and libgl1-mesa-dri ' +
@@ -78,7 +83,8 @@ interface Attempt {
   label: string;
   createOptions: string[];
   adapterOptions: GPURequestAdapterOptions;
-  prepare?: () => void;
+  /** Runs just before the instance is created; what it returns describes a failure. */
+  prepare?: () => EglSetup;
 }
 
 function softwareGles(powerPreference?: GPUPowerPreference): Attempt {
@@ -86,10 +92,7 @@ function softwareGles(powerPreference?: GPUPowerPreference): Attempt {
     label: 'OpenGL ES (EGL surfaceless)',
     createOptions: ['backend=opengles'],
     adapterOptions: { featureLevel: 'compatibility', powerPreference },
-    prepare: () => {
-      // Read by Mesa's EGL when the instance initialises it; only effective on the main thread.
-      process.env.EGL_PLATFORM ??= 'surfaceless';
-    },
+    prepare: () => requestSurfacelessEgl('OpenGL ES'),
   };
 }
 
@@ -104,7 +107,7 @@ function attemptsFor(backend: GpuBackendName, powerPreference?: GPUPowerPreferen
     case 'opengles':
     case 'opengl': {
       const a = softwareGles(powerPreference);
-      return [{ ...a, label: backend, createOptions: [`backend=${backend}`] }];
+      return [{ ...a, label: backend, createOptions: [`backend=${backend}`], prepare: () => requestSurfacelessEgl(backend) }];
     }
     default:
       return [{ label: backend, createOptions: [`backend=${backend}`], adapterOptions: { powerPreference } }];
@@ -163,21 +166,24 @@ export class GpuContext {
     const backend = resolveGpuBackend(options.backend);
     const create = await loadDawn();
     const tried: string[] = [];
+    const problems: string[] = [];
     const adapterName = options.adapter ?? (process.env[GPU_ADAPTER_ENV] || undefined);
     for (const attempt of attemptsFor(backend, options.powerPreference)) {
       if (adapterName !== undefined) attempt.createOptions.push(`adapter=${adapterName}`);
-      attempt.prepare?.();
+      const setup = attempt.prepare?.();
+      const failedLabel = setup?.failedLabel ?? attempt.label;
+      if (setup?.problem) problems.push(setup.problem);
       let instance: GPU;
       let adapter: GPUAdapter | null;
       try {
         instance = create(attempt.createOptions);
         adapter = await instance.requestAdapter(attempt.adapterOptions);
       } catch (err) {
-        tried.push(`${attempt.label}: ${(err as Error).message}`);
+        tried.push(`${failedLabel}: ${(err as Error).message}`);
         continue;
       }
       if (!adapter) {
-        tried.push(`${attempt.label}: no adapter`);
+        tried.push(`${failedLabel}: no adapter`);
         continue;
       }
       const l = adapter.limits;
@@ -190,12 +196,10 @@ export class GpuContext {
       });
       return new GpuContext(instance, adapter, device, describeAdapter(adapter, attempt.label));
     }
-    const workerHint =
-      !isMainThread && process.env.EGL_PLATFORM === undefined
-        ? ' This is a worker thread: set EGL_PLATFORM=surfaceless in the real environment of the process.'
-        : '';
+    // A known cause (a worker thread's EGL_PLATFORM) comes before the general advice.
+    const known = problems.length > 0 ? `${[...new Set(problems)].join(' ')} ` : '';
     throw new GpuUnavailableError(
-      `no WebGPU adapter found (backend ${backend}; tried ${tried.join('; ') || 'nothing'}). ${HOW_TO_GET_AN_ADAPTER}${workerHint}`,
+      `no WebGPU adapter found (backend ${backend}; tried ${tried.join('; ') || 'nothing'}). ${known}${HOW_TO_GET_AN_ADAPTER}`,
     );
   }
 
