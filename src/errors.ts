@@ -29,8 +29,11 @@ export class ConfigError extends MoeRouterError {
 
 /** No WebGPU adapter could be obtained; the message says how to get one. */
 export class GpuUnavailableError extends MoeRouterError {
-  constructor(message: string, options?: { cause?: unknown }) {
+  /** True when Dawn's bindings (the optional package webgpu) could not be loaded: an install problem worth a warning. */
+  readonly bindingsMissing: boolean;
+  constructor(message: string, options?: { cause?: unknown; bindingsMissing?: boolean }) {
     super('GPU_UNAVAILABLE', message, options);
+    this.bindingsMissing = options?.bindingsMissing ?? false;
   }
 }
 

@@ -65,7 +65,7 @@ describe('moe-router --help', () => {
   it('lists every exit code', async () => {
     const r = await runCli(['--help']);
     const codes = r.out.slice(r.out.indexOf('Exit codes:'));
-    for (const code of [...Object.values(EXIT).map(String), '130/143']) expect(codes).toMatch(new RegExp(`^  ${code} `, 'm'));
+    for (const code of [...Object.values(EXIT).map(String), '129/130/131/143', '141']) expect(codes).toMatch(new RegExp(`^  ${code} `, 'm'));
   });
 
   it.each([['-v'], ['-V'], ['--version']])('%s prints the version', async (flag) => {

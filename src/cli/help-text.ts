@@ -4,7 +4,7 @@
  * constants the code uses, so the help cannot name a variable or a code that
  * does not exist (test/cli-help.test.ts also checks every MOE_ROUTER_ name in src/).
  */
-import { BACKEND_ENV } from '../router/switched-moe.js';
+import { AUTO_SOFTWARE_GPU_ENV, BACKENDS, BACKEND_ENV } from '../router/switched-moe.js';
 import { GPU_ADAPTER_ENV, GPU_BACKEND_ENV, GPU_BACKENDS } from '../backends/gpu/gpu-options.js';
 import { EXIT } from './cli-errors.js';
 
@@ -55,7 +55,8 @@ ${examples([...ROUTE_EXAMPLES.slice(0, 3), ...OTHER_EXAMPLES])}
 
 Environment:
 ${table([
-  [BACKEND_ENV, 'default of --backend: auto | gpu | cpu'],
+  [BACKEND_ENV, `default of --backend: ${BACKENDS.join(' | ')}`],
+  [AUTO_SOFTWARE_GPU_ENV, 'set to 1: let auto use a software adapter (llvmpipe) instead of the faster CPU backend'],
   [GPU_BACKEND_ENV, `Dawn backend for the GPU: ${GPU_BACKENDS.join(' | ')}`],
   [GPU_ADAPTER_ENV, 'use the GPU adapter whose name starts with this (machines with several GPUs)'],
   [DEBUG_ENV, 'set to 1: print the stack with an internal error'],
@@ -65,6 +66,7 @@ ${table([
 Exit codes:
 ${table([
   ...(Object.keys(EXIT) as Array<keyof typeof EXIT>).map((k) => [String(EXIT[k]), EXIT_DESCRIPTIONS[k]] as const),
-  ['130/143', 'interrupted by SIGINT/SIGTERM (incomplete output files are removed)'],
+  ['129/130/131/143', 'interrupted by SIGHUP/SIGINT/SIGQUIT/SIGTERM (incomplete output files are removed)'],
+  ['141', 'the reader of stdout went away (| head): ended quietly, as SIGPIPE ends GNU filters'],
 ])}
 `;

@@ -338,7 +338,11 @@ export class SwitchedMoE {
     }
     this.autoChoice ??= (async (): Promise<BackendChoice> => {
       const gpu = await this.acquireGpu('auto');
-      if (!gpu) return { backend: 'cpu', reason: `auto: no WebGPU adapter (${this.gpuFailed?.message ?? 'none found'})` };
+      if (!gpu) {
+        // No adapter is a fact of the machine; missing bindings are an install problem the user can fix.
+        if (this.gpuFailed instanceof GpuUnavailableError && this.gpuFailed.bindingsMissing) this.warn(this.gpuFailed.message);
+        return { backend: 'cpu', reason: `auto: no WebGPU adapter (${this.gpuFailed?.message ?? 'none found'})` };
+      }
       if (gpu.ctx.software && !this.autoTakesSoftware) {
         await this.releaseGpu();
         return { backend: 'cpu', reason: `auto: the only adapter is a software one (${gpu.ctx.description}); the fast CPU backend is faster (--backend gpu forces it)` };

@@ -47,7 +47,7 @@ function loadDawn(): Promise<CreateInstance> {
     },
     (err: unknown) => {
       dawn = null;
-      throw new GpuUnavailableError(dawnLoadFailure(err), { cause: err });
+      throw new GpuUnavailableError(dawnLoadFailure(err), { cause: err, bindingsMissing: true });
     },
   );
   return dawn;
