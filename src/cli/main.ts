@@ -26,7 +26,7 @@ function version(): string {
 
 function routerOptions(cmd: Command): Command {
   return cmd
-    .option('--config <file>', 'router config JSON ({numExperts, complexityThreshold, boundaries, weights, caps}); options below override it')
+    .option('--config <file>', 'router config JSON ({numExperts, complexityThreshold, boundaries, weights, caps, models}); options below override it')
     .option('--experts <n>', 'number of experts (1..1024)', parseExperts)
     .option('--threshold <t>', 'complexity threshold in (0, 1] that scales the default boundaries', parseThreshold)
     .option('--boundaries <list>', 'explicit boundaries a,b,... (experts - 1 of them, strictly increasing, in (0, 1))', parseBoundaries);
@@ -69,6 +69,7 @@ export function buildProgram(): Command {
     .option('--shards <dir>', 'also write each record, unchanged, to DIR/expert-K.<ext> (one file per expert, input order)')
     .option('--shard <i/n>', 'route only part I of N of the file (0-based: 0/4 .. 3/4), split on record boundaries; indexes stay global')
     .option('--stats <file>', 'write the run summary as JSON')
+    .option('--explain', 'add each record\'s top contributing feature: "cause" (feature and its contribution to the score)')
     .option('-q, --quiet', 'no progress bar and no summary on stderr')
     .option('--no-progress', 'no progress bar (it is only shown when stderr is a terminal anyway)')
     .action(async (input: string | undefined, opts: RouteCommandOptions) => {

@@ -18,6 +18,9 @@ import { routerOptions, type RouterCliOptions } from './options.js';
 import { Progress } from './progress.js';
 import { shares, type RunStats } from '../job/run-stats.js';
 import { formatSummary } from './summary.js';
+import { RecordAnnotations } from '../sinks/record-annotations.js';
+import { CostMeter } from '../job/cost-stats.js';
+import { loadExpertModels } from './models-config.js';
 
 export interface RouteCommandOptions extends RouterCliOptions {
   format?: InputFormat;
@@ -34,6 +37,8 @@ export interface RouteCommandOptions extends RouterCliOptions {
   stats?: string;
   quiet?: boolean;
   progress?: boolean;
+  /** Add each record's top contributing feature ("cause"). */
+  explain?: boolean;
 }
 
 /** Hidden test hook: lose the GPU device after N GPU batches (needs SwitchedMoE.loseDeviceForTesting). */
@@ -89,6 +94,10 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
     toClose.push(out);
     moe = new SwitchedMoE({ ...routerOpts, ...(o.backend ? { backend: o.backend } : {}), onWarning: warn });
     const numExperts = moe.numExperts;
+    // models per expert (--config "models") and --explain: record-annotations.ts, cost-stats.ts
+    const models = await loadExpertModels(o.config, numExperts);
+    const annotations = RecordAnnotations.create({ format: outputFormat, models, explain: o.explain ?? false, config: moe.config });
+    const costMeter = models ? new CostMeter(models) : null;
     if (o.shards !== undefined) {
       const dir = o.shards;
       try {
@@ -107,7 +116,7 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
     }
 
     const reader = readerFor(opened, format, o, o.shards !== undefined);
-    const formatter = new RecordFormatter({ format: outputFormat, includeText: o.includeText ?? false, errorColumn: o.onError === 'skip' });
+    const formatter = new RecordFormatter({ format: outputFormat, includeText: o.includeText ?? false, errorColumn: o.onError === 'skip', extraColumns: annotations?.columns ?? [] });
     const header = formatter.header();
     if (header) await out.write(header);
 
@@ -153,6 +162,7 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
         mbPerSecond: seconds > 0 ? bytes / 1e6 / seconds : 0,
         maxRssBytes: process.resourceUsage().maxRSS * 1024,
         complete,
+        ...(costMeter ? { cost: costMeter.stats() } : {}),
         ...(opened.range && shardSpec
           ? { shard: { index: shardSpec.index, count: shardSpec.count, startByte: opened.range.start, endByte: opened.range.end, firstIndex: firstRecordIndex(opened, format) } }
           : {}),
@@ -162,6 +172,7 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
     const batches = routePackedBatches(moe, reader.batches(opened.source), {
       ...(o.backend ? { backend: o.backend } : {}),
       onWarning: warn,
+      ...(annotations?.needsStats ? { includeStats: true } : {}),
       ...(loseAfter > 0
         ? {
             afterGpuBatch: async (done: number) => {
@@ -180,9 +191,11 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
         adapters.add(routing.adapter);
       }
       const upTo = o.onError === 'fail' && batch.errors.length > 0 ? batch.errors[0].local : batch.count;
+      annotations?.batch(batch.text, routing);
+      if (costMeter && routing) costMeter.addBatch(batch.text, routing.experts, upTo, batch.errors);
       // rendered in slices so the temporary strings die young (peak memory stays low)
       for (let from = 0; from < upTo; from += RENDER_SLICE) {
-        await out.write(renderBatch(batch, routing, formatter, from, Math.min(upTo, from + RENDER_SLICE), perExpert, o.includeText ?? false));
+        await out.write(renderBatch(batch, routing, formatter, from, Math.min(upTo, from + RENDER_SLICE), perExpert, o.includeText ?? false, annotations));
       }
       if (shardFiles.length > 0) {
         await writeShardHeaders();
@@ -245,6 +258,7 @@ function renderBatch(
   upTo: number,
   perExpert: number[],
   includeText: boolean,
+  annotations: RecordAnnotations | null,
 ): string {
   let out = '';
   let nextErr = 0;
@@ -259,7 +273,7 @@ function renderBatch(
     if (!routing) throw new Error('a batch with records was not routed');
     const expert = routing.experts[i];
     perExpert[expert]++;
-    out += f.record(index, expert, routing.scoresQ16[i], routing.confidenceQ16[i], includeText ? textOf(batch, i) : undefined);
+    out += f.record(index, expert, routing.scoresQ16[i], routing.confidenceQ16[i], includeText ? textOf(batch, i) : undefined, annotations?.fragment(i, expert));
   }
   return out;
 }

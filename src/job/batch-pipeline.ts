@@ -13,6 +13,8 @@ export interface PipelineOptions {
   /** Batches routed or waiting ahead of the consumer (default 2). */
   inFlight?: number;
   onWarning?: (message: string) => void;
+  /** Also return each record's statistics (routeBatch includeStats), e.g. for route --explain. */
+  includeStats?: boolean;
   /** Test hook: called after each GPU batch with the number of GPU batches done. */
   afterGpuBatch?: (done: number) => Promise<void> | void;
 }
@@ -31,14 +33,15 @@ export async function* routePackedBatches<T extends { text: PackedBatch; count: 
 ): AsyncGenerator<{ batch: T; routing: BatchRouting | null }> {
   const inFlight = Math.max(1, options.inFlight ?? 2);
   let gpuBatches = 0;
+  const stats = options.includeStats ? { includeStats: true } : {};
   const routeOne = async (batch: T): Promise<BatchRouting | null> => {
     if (batch.count === 0) return null;
     if (state.deviceLost) {
       state.cpuFallbackBatches++;
-      return moe.routeBatch(batch.text, { backend: 'cpu' });
+      return moe.routeBatch(batch.text, { backend: 'cpu', ...stats });
     }
     try {
-      const r = await moe.routeBatch(batch.text, options.backend ? { backend: options.backend } : {});
+      const r = await moe.routeBatch(batch.text, { ...(options.backend ? { backend: options.backend } : {}), ...stats });
       if (r.backend === 'gpu' && options.afterGpuBatch) await options.afterGpuBatch(++gpuBatches);
       return r;
     } catch (err) {
@@ -46,7 +49,7 @@ export async function* routePackedBatches<T extends { text: PackedBatch; count: 
       state.deviceLost = true;
       options.onWarning?.(`${err.message}; this batch and all later ones are routed on the CPU (identical results)`);
       state.cpuFallbackBatches++;
-      return moe.routeBatch(batch.text, { backend: 'cpu' });
+      return moe.routeBatch(batch.text, { backend: 'cpu', ...stats });
     }
   };
   // GPU work is serialised (one batch on the device at a time); reading overlaps it.
