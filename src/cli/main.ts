@@ -13,6 +13,7 @@ import { parseBackend, parseBoundaries, parseBytes, parseChoice, parseExperts, p
 import { runRoute, type RouteCommandOptions } from './route-command.js';
 import { runExplain, type ExplainOptions } from './explain-command.js';
 import { parseTargets, runCalibrate, type CalibrateOptions } from './calibrate-command.js';
+import { parseBudget } from './calibrate-budget.js';
 import { runMergeStats, type MergeStatsOptions } from './merge-stats-command.js';
 
 function version(): string {
@@ -91,7 +92,8 @@ export function buildProgram(): Command {
     .summary('compute the boundaries that split a corpus into given shares per expert')
     .description('Route the corpus, then place the boundaries at exact quantiles of the scores so that the experts get the --target shares (as close as ties allow); prints the boundaries and the achieved shares.')
     .argument('[input]', 'input file, or - for stdin')
-    .requiredOption('--target <shares>', 'share per expert, summing to 1, e.g. 0.5,0.3,0.2 (their count is the number of experts)', parseTargets);
+    .option('--target <shares>', 'share per expert, summing to 1, e.g. 0.5,0.3,0.2 (their count is the number of experts)', parseTargets)
+    .option('--budget <amount>', 'instead of --target: keep the estimated cost of the corpus within AMOUNT, sending the most to the top experts (needs "models" with prices in --config)', parseBudget);
   readerOptions(calibrate)
     .option('--config <file>', 'start from this config (its weights and caps are kept)')
     .option('--write-config <file>', 'write the calibrated config JSON (read it with route --config)')

@@ -4,8 +4,8 @@ import { parseExpertModels, type ExpertModel } from '../model/expert-models.js';
 import { CliError } from './cli-errors.js';
 import { readJsonFile } from './input.js';
 
-/** The config's models checked against the router's expert count, or null when the config names none. */
-export async function loadExpertModels(configPath: string | undefined, numExperts: number): Promise<ExpertModel[] | null> {
+/** The config's models (checked against the router's expert count when given), or null when the config names none. */
+export async function loadExpertModels(configPath: string | undefined, numExperts?: number): Promise<ExpertModel[] | null> {
   if (configPath === undefined) return null;
   const value = await readJsonFile(configPath, 'config');
   if (value === null || typeof value !== 'object' || Array.isArray(value) || !('models' in value)) return null;
