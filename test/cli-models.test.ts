@@ -170,11 +170,18 @@ describe('calibrate --budget', () => {
     expect(s.cost.total).toBeLessThanOrEqual(budget);
     expect(s.perExpert).toEqual(cal.counts);
     expect(cal.counts[2]).toBeGreaterThan(0);
-    // the top boundary one step (1/65536) lower, with the other packed right under it, exceeds the budget
+    // each boundary is the lowest score it sends up
+    const recs = jsonl((await runCli(['route', 'examples/corpus.txt', ...CPU, '-q', '--config', written])).out);
+    const scoresOf = (f: (e: number) => boolean): number[] => recs.filter((x) => f(x.expert as number)).map((x) => (x.complexity as number) * 65536);
     const [b1, b2] = cal.boundariesQ16 as number[];
-    expect(await routedCost([(b2 - 2) / 65536, (b2 - 1) / 65536])).toBeGreaterThan(budget);
-    // with the top one fixed, the lower boundary one step lower exceeds it too
-    expect(await routedCost([(b1 - 1) / 65536, b2 / 65536])).toBeGreaterThan(budget);
+    expect(Math.min(...scoresOf((e) => e === 2))).toBe(b2);
+    expect(Math.min(...scoresOf((e) => e === 1))).toBe(b1);
+    // sending one more score to the top expert (the other boundary packed right under it, the cheapest) breaks the budget
+    const nextDown2 = Math.max(...scoresOf((e) => e < 2));
+    expect(await routedCost([(nextDown2 - 1) / 65536, nextDown2 / 65536])).toBeGreaterThan(budget);
+    // with the top one fixed, sending one more score to expert 1 breaks it too
+    const nextDown1 = Math.max(...scoresOf((e) => e === 0));
+    expect(await routedCost([nextDown1 / 65536, b2 / 65536])).toBeGreaterThan(budget);
   });
 
   it('prints the table; a budget below the cheapest routing, falling prices or no models are clear errors', async () => {

@@ -8,6 +8,11 @@
  * the most to the expert below it; and so on down to expert 1. Expert 0 (the
  * cheapest) gets the rest.
  *
+ * Each boundary is then raised to the lowest score it sends up (the highest
+ * boundary with the same counts, as `calibrate --target` places them), so a
+ * record of a new corpus scoring between two of this corpus's scores goes to
+ * the cheaper expert.
+ *
  * The cost is the one of route's summary (estimateCosts: price per record x
  * records + price per 1,000 characters x characters / 1000, per expert), so
  * `route --config` with the written boundaries reports the same total on the
@@ -130,6 +135,14 @@ export function calibrateBudget(hist: ScoreHistogram, models: readonly ExpertMod
       else lo = mid + 1;
     }
     place(e, lo);
+  }
+  // Same counts, tighter boundaries: each one raised to the lowest score it sends up (to just under the next
+  // one when it sends none), as calibrate --target places them; unseen scores in between go to the cheaper expert.
+  for (let e = n - 1; e >= 1; e--) {
+    const ceiling = e === n - 1 ? ONE - 1 : b[e + 1] - 1;
+    let v = b[e];
+    while (v <= ceiling && hist.records[v] === 0) v++;
+    b[e] = Math.min(v, ceiling);
   }
   const { counts, chars } = split();
   const { perExpert, total } = estimateCosts(models, counts, chars);
