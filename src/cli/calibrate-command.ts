@@ -14,6 +14,7 @@ import { openInput, readerFor } from './input.js';
 import { loadConfigFile, parseNumberList, type ConfigFile } from './options.js';
 import { InvalidArgumentError } from 'commander';
 import { runBudgetCalibrate } from './calibrate-budget.js';
+import { loadExpertModels } from './models-config.js';
 
 const ONE = 65536;
 
@@ -117,6 +118,7 @@ export async function runCalibrate(input: string | undefined, o: CalibrateOption
   if (o.budget !== undefined || (o.target as number[] | undefined) === undefined) return runBudgetCalibrate(input, o);
   const format = o.format ?? formatFromPath(input);
   const base: ConfigFile = o.config ? await loadConfigFile(o.config) : {};
+  await loadExpertModels(o.config, o.target.length); // the written config keeps the models: one per share
   const opened = await openInput(input, undefined, format === 'csv' || format === 'tsv');
   const { weights, caps } = base;
   const moe = new SwitchedMoE({

@@ -91,7 +91,7 @@ export async function routerOptions(o: RouterCliOptions): Promise<RouterOptions>
   const { models, ...file }: ConfigFile = o.config ? await loadConfigFile(o.config) : {};
   const out: RouterOptions = { ...file };
   // a config that names one model per expert sets the expert count
-  if (Array.isArray(models) && file.numExperts === undefined && file.boundaries === undefined) out.numExperts = models.length;
+  if (Array.isArray(models) && file.numExperts === undefined && file.boundaries === undefined && o.boundaries === undefined) out.numExperts = models.length;
   if (o.experts !== undefined) {
     out.numExperts = o.experts;
     // boundaries from the file no longer fit a different expert count
