@@ -34,3 +34,7 @@ export { createRouteStream, routeRecords, type RoutedRecord, type RouteStreamOpt
 export { routePackedBatches, type PipelineOptions, type PipelineState } from './job/batch-pipeline.js';
 export { RecordReader, formatFromPath, INPUT_FORMATS, type InputFormat, type RecordBatch, type RecordError, type ReaderOptions } from './sources/record-reader.js';
 export { LineSplitter, type LineSink } from './sources/line-splitter.js';
+export { parseExpertModels, estimateCosts, expertCost, countChars, type ExpertModel } from './model/expert-models.js';
+export { recordCauses, contributionOf, causeContribution, type RecordCauses } from './model/record-cause.js';
+export { calibrateBudget, ScoreHistogram, type BudgetCalibration } from './model/budget-calibration.js';
+export { CostMeter, mergeCostStats, type CostStats } from './job/cost-stats.js';

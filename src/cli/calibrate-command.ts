@@ -13,6 +13,8 @@ import { CliError, ioError, warn } from './cli-errors.js';
 import { openInput, readerFor } from './input.js';
 import { loadConfigFile, parseNumberList, type ConfigFile } from './options.js';
 import { InvalidArgumentError } from 'commander';
+import { runBudgetCalibrate } from './calibrate-budget.js';
+import { loadExpertModels } from './models-config.js';
 
 const ONE = 65536;
 
@@ -27,6 +29,8 @@ export interface CalibrateOptions {
   batchBytes: number;
   batchRecords: number;
   onError: 'fail' | 'skip';
+  /** --budget: calibrate for a cost budget instead of shares (calibrate-budget.ts). */
+  budget?: number;
 }
 
 export function parseTargets(v: string): number[] {
@@ -111,8 +115,10 @@ export function calibrate(sorted: Uint32Array, targets: readonly number[]): Cali
 }
 
 export async function runCalibrate(input: string | undefined, o: CalibrateOptions): Promise<number> {
+  if (o.budget !== undefined || (o.target as number[] | undefined) === undefined) return runBudgetCalibrate(input, o);
   const format = o.format ?? formatFromPath(input);
   const base: ConfigFile = o.config ? await loadConfigFile(o.config) : {};
+  await loadExpertModels(o.config, o.target.length); // the written config keeps the models: one per share
   const opened = await openInput(input, undefined, format === 'csv' || format === 'tsv');
   const { weights, caps } = base;
   const moe = new SwitchedMoE({

@@ -17,6 +17,7 @@ import { BACKENDS, BACKEND_ENV, type Backend } from '../router/switched-moe.js';
 import { runRoute, type RouteCommandOptions } from './route-command.js';
 import { runExplain, type ExplainOptions } from './explain-command.js';
 import { parseTargets, runCalibrate, type CalibrateOptions } from './calibrate-command.js';
+import { parseBudget } from './calibrate-budget.js';
 import { runMergeStats, type MergeStatsOptions } from './merge-stats-command.js';
 
 function version(): string {
@@ -30,7 +31,7 @@ function version(): string {
 
 function routerOptions(cmd: Command): Command {
   return cmd
-    .option('--config <file>', 'router config JSON ({numExperts, complexityThreshold, boundaries, weights, caps}); options below override it')
+    .option('--config <file>', 'router config JSON ({numExperts, complexityThreshold, boundaries, weights, caps, models}); options below override it')
     .option('--experts <n>', 'number of experts (1..1024)', parseExperts)
     .option('--threshold <t>', 'complexity threshold in (0, 1] that scales the default boundaries', parseThreshold)
     .option('--boundaries <list>', 'explicit boundaries a,b,... (experts - 1 of them, strictly increasing, in (0, 1))', parseBoundaries);
@@ -76,6 +77,7 @@ export function buildProgram(): Command {
     .option('--shards <dir>', 'also write each record, unchanged, to DIR/expert-K.<ext> (one file per expert, input order)')
     .option('--shard <i/n>', 'route only part I of N of the file (0-based: 0/4 .. 3/4), split on record boundaries; indexes stay global')
     .option('--stats <file>', 'write the run summary as JSON')
+    .option('--explain', 'add each record\'s top contributing feature: "cause" (feature and its contribution to the score)')
     .option('-q, --quiet', 'no progress bar and no summary on stderr')
     .option('--no-progress', 'no progress bar (it is only shown when stderr is a terminal anyway)')
     .option('--threads <n>', 'worker threads for the CPU backend (default: the available parallelism)', parseIntIn(1, 256))
@@ -99,7 +101,8 @@ export function buildProgram(): Command {
     .summary('compute the boundaries that split a corpus into given shares per expert')
     .description('Route the corpus, then place the boundaries at exact quantiles of the scores so that the experts get the --target shares (as close as ties allow); prints the boundaries and the achieved shares.')
     .argument('[input]', 'input file, or - for stdin')
-    .requiredOption('--target <shares>', 'share per expert, summing to 1, e.g. 0.5,0.3,0.2 (their count is the number of experts)', parseTargets);
+    .option('--target <shares>', 'share per expert, summing to 1, e.g. 0.5,0.3,0.2 (their count is the number of experts)', parseTargets)
+    .option('--budget <amount>', 'instead of --target: keep the estimated cost of the corpus within AMOUNT, sending the most to the top experts (needs "models" with prices in --config)', parseBudget);
   readerOptions(calibrate)
     .option('--config <file>', 'start from this config (its weights and caps are kept)')
     .option('--write-config <file>', 'write the calibrated config JSON (read it with route --config)')

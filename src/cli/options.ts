@@ -89,9 +89,11 @@ export interface ConfigFile extends RouterOptions {
   numExperts?: number;
   complexityThreshold?: number;
   boundaries?: number[];
+  /** One model (label and costs) per expert: validated by src/cli/models-config.ts. */
+  models?: unknown;
 }
 
-const CONFIG_KEYS = ['numExperts', 'complexityThreshold', 'boundaries', 'weights', 'caps'];
+const CONFIG_KEYS = ['numExperts', 'complexityThreshold', 'boundaries', 'weights', 'caps', 'models'];
 
 export async function loadConfigFile(path: string): Promise<ConfigFile> {
   const value = await readJsonFile(path, 'config');
@@ -103,8 +105,10 @@ export async function loadConfigFile(path: string): Promise<ConfigFile> {
 
 /** Merges --config with explicit options (explicit ones win) and validates the result. */
 export async function routerOptions(o: RouterCliOptions): Promise<RouterOptions> {
-  const file: ConfigFile = o.config ? await loadConfigFile(o.config) : {};
+  const { models, ...file }: ConfigFile = o.config ? await loadConfigFile(o.config) : {};
   const out: RouterOptions = { ...file };
+  // a config that names one model per expert sets the expert count
+  if (Array.isArray(models) && file.numExperts === undefined && file.boundaries === undefined && o.boundaries === undefined) out.numExperts = models.length;
   if (o.experts !== undefined) {
     out.numExperts = o.experts;
     // boundaries from the file no longer fit a different expert count

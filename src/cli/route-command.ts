@@ -25,6 +25,8 @@ import { Progress } from './progress.js';
 import { stdoutWasClosed } from './stdio.js';
 import { formatSummary } from './summary.js';
 import { hadoopCountersListener } from './hadoop-counters.js';
+import { loadExpertModels } from './models-config.js';
+import { CostMeter } from '../job/cost-stats.js';
 
 export interface RouteCommandOptions extends RouterCliOptions {
   format?: InputFormat;
@@ -43,6 +45,7 @@ export interface RouteCommandOptions extends RouterCliOptions {
   progress?: boolean;
   threads?: number;
   hadoopCounters?: boolean;
+  explain?: boolean;
 }
 
 /** Hidden test hook: lose the GPU device after N GPU batches (needs SwitchedMoE.loseDeviceForTesting). */
@@ -110,9 +113,13 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
       errorColumn: o.onError === 'skip',
       shards: o.shards !== undefined ? moe.numExperts : 0,
       rawShards: format !== 'lines',
+      models: await loadExpertModels(o.config, moe.numExperts),
+      explain: o.explain ?? false,
     };
+    const costMeter = spec.models ? new CostMeter(spec.models) : null;
 
     const listeners: RouteJobListener[] = [];
+    if (costMeter) listeners.push(costMeter);
     if (o.hadoopCounters) listeners.push(hadoopCountersListener((t) => process.stderr.write(t)));
     const progress = Progress.create(!o.quiet && o.progress !== false, opened.size);
     if (progress) listeners.push({ onBatch: (e) => progress.update(e.totals.bytes, e.totals.recordsIn), onEnd: () => progress.done() });
@@ -146,6 +153,7 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
           onError: o.onError,
           keepText: listeners.length > 0,
           state,
+          ...(spec.explain ? { includeStats: true } : {}),
         });
     const { stats, failure } = await runRouteJob({
       moe,
@@ -154,6 +162,7 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
         format,
         size: opened.size,
         statsExtra: (): Partial<RunStats> => ({
+          ...(costMeter ? { cost: costMeter.stats() } : {}),
           backendChoice: `${choice.reason}${parallel ? `; ${threads} worker thread${threads === 1 ? '' : 's'}` : ''}`,
           ...(opened.range && shardSpec
             ? { shard: { index: shardSpec.index, count: shardSpec.count, startByte: opened.range.start, endByte: opened.range.end, firstIndex: firstRecordIndex(opened, format) } }

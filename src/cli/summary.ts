@@ -1,5 +1,6 @@
 /** The end-of-run summary printed on stderr. */
 import type { RunStats } from '../job/run-stats.js';
+import { costSummaryLines } from './cost-summary.js';
 
 function pct(x: number): string {
   return `${(100 * x).toFixed(1)}%`;
@@ -21,6 +22,7 @@ export function formatSummary(s: RunStats): string {
   }
   lines.push(`  backend   ${s.backend}: ${s.adapter}${s.cpuFallbackBatches ? ` (${s.cpuFallbackBatches} batches on the CPU after device loss)` : ''}`);
   if (s.backendChoice) lines.push(`  why       ${s.backendChoice}`);
+  if (s.cost) lines.push(...costSummaryLines(s.cost));
   lines.push(`  time      ${s.seconds.toFixed(2)} s, ${s.mbPerSecond.toFixed(1)} MB/s, peak RSS ${mb(s.maxRssBytes)}`);
   return lines.join('\n') + '\n';
 }

@@ -4,6 +4,7 @@
  * path) build it the same way, with toFormattedBatch.
  */
 import type { PackedBatch } from '../model/packed-batch.js';
+import type { RouterConfig } from '../model/router-config.js';
 import type { RecordBatch } from '../sources/record-reader.js';
 import { formatBatch, type OutputSpec, type Routed } from '../sinks/batch-formatter.js';
 import { NO_EXPERT } from './events.js';
@@ -45,11 +46,12 @@ export function toFormattedBatch(
   spec: OutputSpec,
   onError: 'fail' | 'skip',
   keepText: boolean,
+  config: RouterConfig,
 ): FormattedBatch {
   const first = onError === 'fail' && batch.errors.length > 0 ? batch.errors[0] : null;
   const upTo = first ? first.local : batch.count;
   const t0 = performance.now();
-  const { output, shards } = formatBatch(batch, routing, upTo, spec);
+  const { output, shards } = formatBatch(batch, routing, upTo, spec, config);
   const formatMs = performance.now() - t0;
   const experts = new Uint32Array(upTo);
   if (routing) experts.set(routing.experts.subarray(0, upTo));

@@ -30,6 +30,8 @@ export interface FallbackState {
 
 export interface RoutingPolicy {
   backend?: Backend;
+  /** Also return each record's statistics (routeBatch includeStats), e.g. for route --explain. */
+  includeStats?: boolean;
   onWarning?: (message: string) => void;
   /** Test hook: called after each GPU batch with the number of GPU batches done. */
   afterGpuBatch?: (done: number) => Promise<void> | void;
@@ -42,13 +44,14 @@ export interface RoutingPolicy {
  */
 export function routeWithFallback(moe: SwitchedMoE, policy: RoutingPolicy, state: FallbackState): (batch: PackedBatch) => Promise<BatchRouting> {
   let gpuBatches = 0;
+  const stats = policy.includeStats ? { includeStats: true } : {};
   return async (batch) => {
     if (state.deviceLost) {
       state.cpuFallbackBatches++;
-      return moe.routeBatch(batch, { backend: 'cpu' });
+      return moe.routeBatch(batch, { backend: 'cpu', ...stats });
     }
     try {
-      const r = await moe.routeBatch(batch, policy.backend ? { backend: policy.backend } : {});
+      const r = await moe.routeBatch(batch, { ...(policy.backend ? { backend: policy.backend } : {}), ...stats });
       if (r.fallback) {
         // 'auto' met the loss inside routeBatch (and warned): from now on the CPU.
         state.deviceLost = true;
@@ -62,7 +65,7 @@ export function routeWithFallback(moe: SwitchedMoE, policy: RoutingPolicy, state
       state.deviceLost = true;
       policy.onWarning?.(`${err.message}; this batch and all later ones are routed on the CPU (identical results)`);
       state.cpuFallbackBatches++;
-      return moe.routeBatch(batch, { backend: 'cpu' });
+      return moe.routeBatch(batch, { backend: 'cpu', ...stats });
     }
   };
 }
@@ -140,6 +143,7 @@ export async function* inProcessBatches(
       o.spec,
       o.onError,
       o.keepText,
+      moe.config,
     );
   };
   const inFlight = Math.max(1, o.inFlight ?? 2);
@@ -209,7 +213,7 @@ export async function runRouteJob(o: RouteJobOptions): Promise<RouteJobResult> {
     };
   };
 
-  const header = outputHeader(o.spec);
+  const header = outputHeader(o.spec, moe.config);
   if (header) await o.sinks.output.write(header);
   let shardHeaders = false;
   const writeShardHeaders = async (): Promise<void> => {

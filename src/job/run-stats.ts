@@ -1,4 +1,6 @@
 /** The statistics of a finished (or stopped) route job: the --stats JSON, and merging the stats of shards. */
+import { mergeCostStats, type CostStats } from './cost-stats.js';
+
 export interface RunStats {
   /** Format version of this object. */
   version: 1;
@@ -32,6 +34,8 @@ export interface RunStats {
   shard?: { index: number; count: number; startByte: number; endByte: number; firstIndex: number };
   /** merge-stats: how many stats files were merged. */
   merged?: number;
+  /** With models in --config: records, characters and estimated cost per expert, and the total (cost-stats.ts). */
+  cost?: CostStats;
 }
 
 export function shares(perExpert: readonly number[], routed: number): number[] {
@@ -51,6 +55,7 @@ export function mergeStats(all: readonly RunStats[]): RunStats {
   const seconds = Math.max(...all.map((s) => s.seconds));
   const backends = [...new Set(all.map((s) => s.backend))];
   const adapters = [...new Set(all.map((s) => s.adapter))];
+  const cost = mergeCostStats(all);
   return {
     version: 1,
     input: [...new Set(all.map((s) => s.input))].join(', '),
@@ -72,6 +77,7 @@ export function mergeStats(all: readonly RunStats[]): RunStats {
     maxRssBytes: Math.max(...all.map((s) => s.maxRssBytes)),
     complete: all.every((s) => s.complete),
     merged: all.length,
+    ...(cost ? { cost } : {}),
   };
 }
 

@@ -18,6 +18,7 @@ import {
   type FeatureName,
 } from '../model/complexity-model.js';
 import { ONE, toFloat } from '../model/fixed-point.js';
+import { contributionOf } from '../model/record-cause.js';
 import { resolveRouterConfig, type RouterConfig, type RouterOptions } from '../model/router-config.js';
 import { defaultPlanLimits, validatePlanLimits, type PlanLimits } from '../backends/gpu/batch-plan.js';
 import { GpuContext } from '../backends/gpu/gpu-context.js';
@@ -219,14 +220,16 @@ export class SwitchedMoE {
       text,
       statistics: namedStatistics(r.stats, 0),
       features: features.map((f, i) => {
-        const value = toFloat(featureQ16(f, values));
+        const q = featureQ16(f, values);
+        const value = toFloat(q);
         const weight = weightsInt[i] / weightSum;
         return {
           name: f.name,
           describe: f.describe,
           value,
           weight,
-          contribution: weight * value,
+          // the exact w x f rounded once, so contributions rank as their integers do (record-cause.ts)
+          contribution: contributionOf(this.config.model, i, q),
           ...(f.kind === 0 ? {} : { cap: f.cap }),
         };
       }),

@@ -3,8 +3,11 @@
  * (jsonl, csv or tsv) and, with --shards, one buffer per expert holding the
  * records unchanged. Pure: the main thread and the workers both run it.
  */
+import type { ExpertModel } from '../model/expert-models.js';
+import type { RouterConfig } from '../model/router-config.js';
 import type { RecordBatch } from '../sources/record-reader.js';
 import { RecordFormatter, type OutputFormat } from './output-format.js';
+import { RecordAnnotations } from './record-annotations.js';
 
 export interface OutputSpec {
   format: OutputFormat;
@@ -15,6 +18,10 @@ export interface OutputSpec {
   shards: number;
   /** Shards hold the raw record bytes (jsonl/csv/tsv) rather than the text (lines). */
   rawShards: boolean;
+  /** A model label per expert (config "models"): adds `model` to each routed record. */
+  models: readonly ExpertModel[] | null;
+  /** --explain: adds each record's top contributing feature (needs the records' statistics). */
+  explain: boolean;
 }
 
 /** Exact integer results of a batch, as every backend returns them. */
@@ -22,6 +29,8 @@ export interface Routed {
   experts: Uint32Array;
   scoresQ16: Uint32Array;
   confidenceQ16: Uint32Array;
+  /** Per-record statistics when the backend returned them (--explain). */
+  stats?: Uint32Array;
 }
 
 export interface FormattedRecords {
@@ -32,13 +41,19 @@ export interface FormattedRecords {
 
 const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
 
-export function outputHeader(spec: OutputSpec): string {
-  return new RecordFormatter(spec).header();
+function formatterFor(spec: OutputSpec, config: RouterConfig): { f: RecordFormatter; annotations: RecordAnnotations | null } {
+  const annotations = RecordAnnotations.create({ format: spec.format, models: spec.models, explain: spec.explain, config });
+  return { f: new RecordFormatter({ ...spec, extraColumns: annotations?.columns ?? [] }), annotations };
+}
+
+export function outputHeader(spec: OutputSpec, config: RouterConfig): string {
+  return formatterFor(spec, config).f.header();
 }
 
 /** Formats records [0, upTo) of a batch (`routing` is null when every record is an error record). */
-export function formatBatch(batch: RecordBatch, routing: Routed | null, upTo: number, spec: OutputSpec): FormattedRecords {
-  const f = new RecordFormatter(spec);
+export function formatBatch(batch: RecordBatch, routing: Routed | null, upTo: number, spec: OutputSpec, config: RouterConfig): FormattedRecords {
+  const { f, annotations } = formatterFor(spec, config);
+  if (annotations && routing) annotations.batch(batch.text, { count: batch.count, ...(routing.stats ? { stats: routing.stats } : {}) });
   const parts: string[] = [];
   let out = '';
   let nextErr = 0;
@@ -51,7 +66,8 @@ export function formatBatch(batch: RecordBatch, routing: Routed | null, upTo: nu
     } else {
       if (!routing) throw new Error('a batch with records was not routed');
       const text = spec.includeText ? decoder.decode(bytes.subarray(offsets[i], offsets[i + 1])) : undefined;
-      out += f.record(index, routing.experts[i], routing.scoresQ16[i], routing.confidenceQ16[i], text);
+      const expert = routing.experts[i];
+      out += f.record(index, expert, routing.scoresQ16[i], routing.confidenceQ16[i], text, annotations?.fragment(i, expert));
     }
     // Short strings die young: peak memory stays low.
     if (out.length > 1 << 20) {

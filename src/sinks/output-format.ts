@@ -27,6 +27,8 @@ export interface FormatOptions {
   includeText: boolean;
   /** CSV/TSV: add an `error` column (used with --on-error skip). */
   errorColumn: boolean;
+  /** Columns added after `confidence` (model, cause: record-annotations.ts); record() gets their values pre-rendered. */
+  extraColumns?: readonly string[];
 }
 
 export class RecordFormatter {
@@ -38,19 +40,20 @@ export class RecordFormatter {
   /** Header line (CSV/TSV), or '' for JSONL. */
   header(): string {
     if (this.o.format === 'jsonl') return '';
-    const cols = ['index', 'expert', 'complexity', 'confidence'];
+    const cols = ['index', 'expert', 'complexity', 'confidence', ...(this.o.extraColumns ?? [])];
     if (this.o.includeText) cols.push('text');
     if (this.o.errorColumn) cols.push('error');
     return cols.join(this.d) + '\n';
   }
 
-  record(index: number, expert: number, scoreQ16: number, confidenceQ16: number, text?: string): string {
+  /** `extra`: the extraColumns' fields, already rendered for this format with their leading separator. */
+  record(index: number, expert: number, scoreQ16: number, confidenceQ16: number, text?: string, extra = ''): string {
     if (this.o.format === 'jsonl') {
-      const base = `{"index":${index},"expert":${expert},"complexity":${q16(scoreQ16)},"confidence":${q16(confidenceQ16)}`;
+      const base = `{"index":${index},"expert":${expert},"complexity":${q16(scoreQ16)},"confidence":${q16(confidenceQ16)}${extra}`;
       return text === undefined ? base + '}\n' : `${base},"text":${JSON.stringify(text)}}\n`;
     }
     const d = this.d;
-    let line = `${index}${d}${expert}${d}${q16(scoreQ16)}${d}${q16(confidenceQ16)}`;
+    let line = `${index}${d}${expert}${d}${q16(scoreQ16)}${d}${q16(confidenceQ16)}${extra}`;
     if (this.o.includeText) line += d + quoteField(text ?? '', d);
     if (this.o.errorColumn) line += d;
     return line + '\n';
@@ -59,7 +62,7 @@ export class RecordFormatter {
   error(index: number, message: string): string {
     if (this.o.format === 'jsonl') return `{"index":${index},"error":${JSON.stringify(message)}}\n`;
     const d = this.d;
-    let line = `${index}${d}${d}${d}`;
+    let line = `${index}${d}${d}${d}${d.repeat(this.o.extraColumns?.length ?? 0)}`;
     if (this.o.includeText) line += d;
     return line + d + quoteField(message, d) + '\n';
   }

@@ -62,12 +62,12 @@ async function handle(seq: number, bytes: Uint8Array): Promise<void> {
   if (batch.count > batch.errors.length) {
     const stats = computeStatistics(batch.text.bytes, batch.text.offsets);
     const r = scoreStatistics(init.config, stats, batch.count);
-    routing = { ...r, backend: init.kernel, adapter: description, fallback: false, routeMs: performance.now() - t0 };
+    routing = { ...r, ...(init.spec.explain ? { stats } : {}), backend: init.kernel, adapter: description, fallback: false, routeMs: performance.now() - t0 };
   }
   const base = await baseOf(seq);
   batch.firstIndex = base.firstIndex;
   for (const e of batch.errors) e.line += base.firstLine - 1;
-  const out: FormattedBatch = toFormattedBatch(batch, routing, init.spec, init.onError, init.keepText);
+  const out: FormattedBatch = toFormattedBatch(batch, routing, init.spec, init.onError, init.keepText, init.config);
   out.output = owned(out.output);
   if (out.shards) out.shards = out.shards.map(owned);
   const transfer: ArrayBuffer[] = [out.output.buffer as ArrayBuffer, out.experts.buffer as ArrayBuffer, out.scoresQ16.buffer as ArrayBuffer, out.confidenceQ16.buffer as ArrayBuffer];
