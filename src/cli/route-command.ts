@@ -8,7 +8,7 @@ import { InputError } from '../errors.js';
 import { SwitchedMoE, type Backend, type BatchRouting } from '../router/switched-moe.js';
 import { AtomicFile } from '../sinks/atomic-file.js';
 import { StreamSink } from '../sinks/stdout-sink.js';
-import { RecordFormatter, type OutputFormat } from '../sinks/output-format.js';
+import { RecordFormatter, TEXT_PIECE_BYTES, type OutputFormat } from '../sinks/output-format.js';
 import { formatFromPath, type InputFormat, type RecordBatch } from '../sources/record-reader.js';
 import { parseShard } from '../sources/shard-range.js';
 import { routePackedBatches, type PipelineState } from '../job/batch-pipeline.js';
@@ -153,6 +153,7 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
         mbPerSecond: seconds > 0 ? bytes / 1e6 / seconds : 0,
         maxRssBytes: process.resourceUsage().maxRSS * 1024,
         complete,
+        ...(opened.changed ? { inputChanged: opened.changed } : {}),
         ...(opened.range && shardSpec
           ? { shard: { index: shardSpec.index, count: shardSpec.count, startByte: opened.range.start, endByte: opened.range.end, firstIndex: firstRecordIndex(opened, format) } }
           : {}),
@@ -182,7 +183,7 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
       const upTo = o.onError === 'fail' && batch.errors.length > 0 ? batch.errors[0].local : batch.count;
       // rendered in slices so the temporary strings die young (peak memory stays low)
       for (let from = 0; from < upTo; from += RENDER_SLICE) {
-        await out.write(renderBatch(batch, routing, formatter, from, Math.min(upTo, from + RENDER_SLICE), perExpert, o.includeText ?? false));
+        for (const text of renderBatch(batch, routing, formatter, from, Math.min(upTo, from + RENDER_SLICE), perExpert, o.includeText ?? false)) await out.write(text);
       }
       if (shardFiles.length > 0) {
         await writeShardHeaders();
@@ -228,7 +229,8 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
   }
 }
 
-const decoder = new TextDecoder();
+// ignoreBOM: a record's leading U+FEFF is text (the BOM of the file was skipped by the reader)
+const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
 
 function textOf(batch: RecordBatch, i: number): string {
   const { bytes, offsets } = batch.text;
@@ -237,7 +239,7 @@ function textOf(batch: RecordBatch, i: number): string {
 
 const RENDER_SLICE = 4096;
 
-function renderBatch(
+function* renderBatch(
   batch: RecordBatch,
   routing: BatchRouting | null,
   f: RecordFormatter,
@@ -245,7 +247,7 @@ function renderBatch(
   upTo: number,
   perExpert: number[],
   includeText: boolean,
-): string {
+): Generator<string> {
   let out = '';
   let nextErr = 0;
   while (nextErr < batch.errors.length && batch.errors[nextErr].local < from) nextErr++;
@@ -259,9 +261,17 @@ function renderBatch(
     if (!routing) throw new Error('a batch with records was not routed');
     const expert = routing.experts[i];
     perExpert[expert]++;
+    const { bytes, offsets } = batch.text;
+    if (includeText && offsets[i + 1] - offsets[i] >= TEXT_PIECE_BYTES) {
+      // a big text is written from its bytes in pieces (no single JS string)
+      if (out !== '') yield out;
+      out = '';
+      yield* f.recordPieces(index, expert, routing.scoresQ16[i], routing.confidenceQ16[i], bytes.subarray(offsets[i], offsets[i + 1]));
+      continue;
+    }
     out += f.record(index, expert, routing.scoresQ16[i], routing.confidenceQ16[i], includeText ? textOf(batch, i) : undefined);
   }
-  return out;
+  if (out !== '') yield out;
 }
 
 /** Appends each routed record, unchanged, to its expert's file (error records are not written). */

@@ -30,6 +30,17 @@ export interface RunStats {
   shard?: { index: number; count: number; startByte: number; endByte: number; firstIndex: number };
   /** merge-stats: how many stats files were merged. */
   merged?: number;
+  /** The input file's size changed while it was read (appended to, truncated): the output is what was read. */
+  inputChanged?: InputChange;
+}
+
+/** A regular input file whose size at the end of reading differs from its size at the start. */
+export interface InputChange {
+  path: string;
+  sizeAtStart: number;
+  sizeAtEnd: number;
+  /** Bytes read from it (a --shard part: of its byte range, fixed at the start). */
+  bytesRead: number;
 }
 
 export function shares(perExpert: readonly number[], routed: number): number[] {
@@ -49,6 +60,8 @@ export function mergeStats(all: readonly RunStats[]): RunStats {
   const seconds = Math.max(...all.map((s) => s.seconds));
   const backends = [...new Set(all.map((s) => s.backend))];
   const adapters = [...new Set(all.map((s) => s.adapter))];
+  // a part that saw its file change makes the whole run's output suspect
+  const changed = all.find((s) => s.inputChanged)?.inputChanged;
   return {
     version: 1,
     input: [...new Set(all.map((s) => s.input))].join(', '),
@@ -70,6 +83,7 @@ export function mergeStats(all: readonly RunStats[]): RunStats {
     maxRssBytes: Math.max(...all.map((s) => s.maxRssBytes)),
     complete: all.every((s) => s.complete),
     merged: all.length,
+    ...(changed ? { inputChanged: changed } : {}),
   };
 }
 
