@@ -112,7 +112,7 @@ export function calibrate(sorted: Uint32Array, targets: readonly number[]): Cali
 
 export async function runCalibrate(input: string | undefined, o: CalibrateOptions): Promise<number> {
   const format = o.format ?? formatFromPath(input);
-  const base: ConfigFile = o.config ? await loadConfigFile(o.config) : {};
+  const base: ConfigFile = o.config !== undefined ? await loadConfigFile(o.config) : {};
   const opened = await openInput(input, undefined, format === 'csv' || format === 'tsv');
   const { weights, caps } = base;
   const moe = new SwitchedMoE({

@@ -86,7 +86,7 @@ export async function loadConfigFile(path: string): Promise<ConfigFile> {
 
 /** Merges --config with explicit options (explicit ones win) and validates the result. */
 export async function routerOptions(o: RouterCliOptions): Promise<RouterOptions> {
-  const file: ConfigFile = o.config ? await loadConfigFile(o.config) : {};
+  const file: ConfigFile = o.config !== undefined ? await loadConfigFile(o.config) : {};
   const out: RouterOptions = { ...file };
   if (o.experts !== undefined) {
     out.numExperts = o.experts;
