@@ -141,6 +141,19 @@ describe('compressed and columnar input is refused by its first bytes, whatever 
     expect(errorLine(part.stderr)).toContain('zstd-compressed');
   });
 
+  it('UTF-16 text (a UTF-16 BOM) is refused with an iconv hint; text that merely starts like a magic is routed', async () => {
+    const utf16 = tmp.path('utf16.txt');
+    writeFileSync(utf16, Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('hello\nworld\n', 'utf16le')]));
+    const r = await runCli(['route', utf16, ...CPU]);
+    expect(r.code).toBe(2);
+    expect(errorLine(r.stderr)).toContain(`iconv -f UTF-16LE -t UTF-8 ${utf16} | moe-router route -`);
+    const texty = tmp.path('texty.txt');
+    writeFileSync(texty, 'BZh9 is a line of text\nARROW1 too\n');
+    const ok = await runCli(['route', texty, ...CPU, '-q', '--include-text']);
+    expect(ok.code).toBe(0);
+    expect(jsonl(ok.out).map((x) => x.text)).toEqual(['BZh9 is a line of text', 'ARROW1 too']);
+  });
+
   it('calibrate refuses them too', async () => {
     const file = tmp.path('cal.txt');
     writeFileSync(file, containerFile('gzip'));

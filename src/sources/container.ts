@@ -81,8 +81,16 @@ export async function sniffInput(source: AsyncIterable<Uint8Array>, name: string
     }
   }
   const first = head ?? (peeked.length === 1 ? peeked[0] : Buffer.concat(peeked));
-  const kind = detectContainer(first.subarray(0, MAGIC_BYTES));
   const replayed = replay(peeked, it, done);
+  const utf16 = utf16Bom(first);
+  if (utf16) {
+    await it.return?.();
+    throw new UnsupportedInputError(
+      utf16,
+      `${name} is ${utf16 === 'utf16le' ? 'UTF-16LE' : 'UTF-16BE'} text (it starts with a UTF-16 byte order mark): moe-router reads UTF-8; convert it first: iconv -f ${utf16 === 'utf16le' ? 'UTF-16LE' : 'UTF-16BE'} -t UTF-8 ${name === 'stdin' ? 'FILE' : name} | moe-router route -`,
+    );
+  }
+  const kind = detectContainer(first.subarray(0, MAGIC_BYTES));
   if (kind === 'text' || kind === 'utf8-bom') return replayed;
   const reader = CONTAINER_READERS[kind];
   if (!reader) {
@@ -90,6 +98,14 @@ export async function sniffInput(source: AsyncIterable<Uint8Array>, name: string
     throw refuseContainer(kind, name);
   }
   return reader(replayed, name);
+}
+
+/** A UTF-16 byte order mark (FF FE / FE FF): such text must be converted, not split on LF bytes. */
+function utf16Bom(head: Uint8Array): 'utf16le' | 'utf16be' | null {
+  if (head.length < 2) return null;
+  if (head[0] === 0xff && head[1] === 0xfe) return 'utf16le';
+  if (head[0] === 0xfe && head[1] === 0xff) return 'utf16be';
+  return null;
 }
 
 async function* replay(peeked: Uint8Array[], it: AsyncIterator<Uint8Array>, done: boolean): AsyncGenerator<Uint8Array> {
