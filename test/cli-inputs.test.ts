@@ -136,6 +136,14 @@ describe('compressed and columnar input is refused by its first bytes, whatever 
     const piped = await shell(`cat '${file}' | $CLI route --backend cpu`);
     expect(piped.code).toBe(2);
     expect(piped.stderr).toContain('stdin is zstd-compressed');
+    // a named pipe and a process substitution: one line, not wrapped in "cannot read input"
+    const fifo = tmp.path('named.fifo');
+    const named = await shell(`mkfifo '${fifo}' && (cat '${file}' > '${fifo}' &) && $CLI route '${fifo}' --backend cpu`);
+    expect(named.code).toBe(2);
+    expect(errorLine(named.stderr)).toBe(`moe-router: error: ${fifo} is zstd-compressed (its first bytes say so, whatever its name): moe-router reads text; decompress it into a pipe: zstdcat ${fifo} | moe-router route -`);
+    const sub = await shell(`$CLI route <(cat '${file}') --backend cpu`);
+    expect(sub.code).toBe(2);
+    expect(errorLine(sub.stderr)).toMatch(/^moe-router: error: \/dev\/fd\/\d+ is zstd-compressed/);
     const part = await runCli(['route', file, ...CPU, '--shard', '1/2']);
     expect(part.code).toBe(2);
     expect(errorLine(part.stderr)).toContain('zstd-compressed');

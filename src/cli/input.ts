@@ -48,20 +48,20 @@ export async function openInput(path: string | undefined, shard: ShardSpec | und
     return { name: 'stdin', source: await sniffInput(guarded(process.stdin, 'stdin'), 'stdin'), size: null };
   }
   let size: number;
-  let fh: FileHandle;
+  let fh: FileHandle | null = null;
   try {
     const st = await stat(path);
     if (st.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
-    if (!st.isFile()) {
-      // a pipe, a device or process substitution (<(zcat corpus.gz)): read it to its end, size unknown
-      if (shard) throw new CliError(`--shard needs a regular file (it splits the file by byte ranges); ${path} is not one`);
-      return { name: path, source: await sniffInput(guarded(createReadStream(path, { highWaterMark: CHUNK }), path), path), size: null };
-    }
+    if (!st.isFile() && shard) throw new CliError(`--shard needs a regular file (it splits the file by byte ranges); ${path} is not one`);
     size = st.size;
-    fh = await open(path, 'r');
+    if (st.isFile()) fh = await open(path, 'r');
   } catch (err) {
     if (err instanceof CliError) throw err;
     throw ioError('read input', path, err);
+  }
+  if (!fh) {
+    // a pipe, a device or process substitution (<(zcat corpus.gz)): read it to its end, size unknown
+    return { name: path, source: await sniffInput(guarded(createReadStream(path, { highWaterMark: CHUNK }), path), path), size: null };
   }
   try {
     let range: ShardRange | undefined;
