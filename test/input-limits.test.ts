@@ -93,6 +93,13 @@ describe('CSV: a stray quote swallows no row', () => {
     expect(r.texts).toEqual(['', ...Array.from({ length: 30 }, (_, i) => `r${i + 3}`)]);
   });
 
+  it.each(CHUNKS)('a row of exactly the limit (CRLF not counted) is read, one byte more is not (chunk size %i)', async (n) => {
+    const at = `1,${'v'.repeat(30)}`; // 32 bytes
+    const r = await read('csv', Buffer.from(`id,text\r\n${at}\r\n${at}v\r\n"2","${'w'.repeat(26)}"\r\n`), n, { maxRecordBytes: 32 });
+    expect(r.texts).toEqual(['v'.repeat(30), '', 'w'.repeat(26)]);
+    expect(r.errors).toEqual(['1@3: the record is longer than 32 bytes']);
+  });
+
   it('a --shard part numbers its lines from the part start', async () => {
     const r = await read('csv', Buffer.from('5,a\n6,b"c\n'), 2, { csvHeader: Buffer.from('\ufeffid,text'), firstLine: 41, firstIndex: 39, atFileStart: false });
     expect(r.errors).toEqual(['40@42: a quote inside unquoted field 2 (quote the whole field and double the quote)']);

@@ -150,7 +150,8 @@ export class CsvParser {
           continue;
         }
       }
-      if (++this.recordBytes > this.maxRecordBytes && this.state !== State.SkipLine) {
+      // a CR may still turn out to be part of the record's CRLF end, which does not count
+      if (++this.recordBytes > this.maxRecordBytes && this.state !== State.SkipLine && c !== CR) {
         if (this.replaying) {
           return this.resync(chunk, replayFrom, onRecord, `quoted field ${this.col + 1} opened on line ${this.quoteLine} is not closed within ${formatSize(this.maxRecordBytes)} (--max-record-bytes ${this.maxRecordBytes}; a stray quote?)`);
         }
