@@ -9,6 +9,7 @@ export type MoeErrorCode =
   | 'GPU_OUT_OF_MEMORY'
   | 'DEVICE_LOST'
   | 'INPUT'
+  | 'UNSUPPORTED_INPUT'
   | 'DISPOSED';
 
 export class MoeRouterError extends Error {
@@ -63,6 +64,16 @@ export class InputError extends MoeRouterError {
     super('INPUT', `${file}:${line}: ${problem}`);
     this.file = file;
     this.line = line;
+  }
+}
+
+/** An input whose first bytes say it is not text (compressed, columnar) and that no reader handles. */
+export class UnsupportedInputError extends MoeRouterError {
+  /** What the first bytes say it is (gzip, zstd, parquet, ...). */
+  readonly kind: string;
+  constructor(kind: string, message: string) {
+    super('UNSUPPORTED_INPUT', message);
+    this.kind = kind;
   }
 }
 

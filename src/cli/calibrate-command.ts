@@ -117,7 +117,7 @@ export function calibrate(sorted: Uint32Array, targets: readonly number[]): Cali
 export async function runCalibrate(input: string | undefined, o: CalibrateOptions): Promise<number> {
   if (o.budget !== undefined || (o.target as number[] | undefined) === undefined) return runBudgetCalibrate(input, o);
   const format = o.format ?? formatFromPath(input);
-  const base: ConfigFile = o.config ? await loadConfigFile(o.config) : {};
+  const base: ConfigFile = o.config !== undefined ? await loadConfigFile(o.config) : {};
   await loadExpertModels(o.config, o.target.length); // the written config keeps the models: one per share
   const opened = await openInput(input, undefined, format === 'csv' || format === 'tsv');
   const { weights, caps } = base;

@@ -30,6 +30,7 @@ const IO_CODES: Record<string, string> = {
   EROFS: 'read-only file system',
   EPIPE: 'broken pipe',
   EEXIST: 'already exists',
+  EMPTY_PATH: 'the path is empty',
 };
 
 export function ioMessage(err: unknown): string {
@@ -40,7 +41,8 @@ export function ioMessage(err: unknown): string {
 
 /** Wraps a filesystem error: "cannot <what> <path>: <reason>", exit 2. */
 export function ioError(what: string, path: string, err: unknown): CliError {
-  return new CliError(`cannot ${what} ${path}: ${ioMessage(err)}`, EXIT.USAGE);
+  // an empty path would read as "cannot read input : ..."
+  return new CliError(`cannot ${what} ${path === '' ? '""' : path}: ${ioMessage(err)}`, EXIT.USAGE);
 }
 
 export function exitCodeOf(err: unknown): number {

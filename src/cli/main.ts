@@ -8,7 +8,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { removeTemporaryFiles } from '../sinks/atomic-file.js';
 import { BrokenPipeError } from '../sinks/stdout-sink.js';
 import { ignoreStderrErrors } from './stdio.js';
-import { INPUT_FORMATS, type InputFormat } from '../sources/record-reader.js';
+import { DEFAULT_MAX_RECORD_BYTES, INPUT_FORMATS, type InputFormat } from '../sources/record-reader.js';
 import { OUTPUT_FORMATS, type OutputFormat } from '../sinks/output-format.js';
 import { EXIT, reportError } from './cli-errors.js';
 import { choiceOption, humanBytes, parseBoundaries, parseBytes, parseExperts, parseIntIn, parseThreshold } from './options.js';
@@ -47,7 +47,8 @@ function readerOptions(cmd: Command): Command {
     .addOption(choiceOption<Backend>('--backend <backend>', `auto: GPU if an adapter exists, else CPU (default: $${BACKEND_ENV}, else auto)`, BACKENDS))
     .addOption(new Option('--batch-bytes <size>', 'bytes of text per routed batch (1K..4G; K/M/G suffixes)').argParser(parseBytes).default(DEFAULT_BATCH_BYTES, humanBytes(DEFAULT_BATCH_BYTES)))
     .option('--batch-records <n>', 'records per routed batch at most', parseIntIn(1, 1 << 24), DEFAULT_BATCH_RECORDS)
-    .addOption(choiceOption('--on-error <mode>', 'bad record (invalid JSON, missing field, bad CSV quoting): fail = stop with exit 1; skip = write an error record and go on', ['fail', 'skip'] as const).default('fail'));
+    .option('--max-record-bytes <size>', 'longest record (K/M/G suffixes; default 256M): a longer one is a bad record, found while it grows, so an input without line ends cannot fill memory', parseBytes, DEFAULT_MAX_RECORD_BYTES)
+    .addOption(choiceOption('--on-error <mode>', 'bad record (invalid JSON, missing field, bad CSV quoting, longer than --max-record-bytes): fail = stop with exit 1; skip = write an error record and go on', ['fail', 'skip'] as const).default('fail'));
 }
 
 export function buildProgram(): Command {

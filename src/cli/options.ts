@@ -105,7 +105,7 @@ export async function loadConfigFile(path: string): Promise<ConfigFile> {
 
 /** Merges --config with explicit options (explicit ones win) and validates the result. */
 export async function routerOptions(o: RouterCliOptions): Promise<RouterOptions> {
-  const { models, ...file }: ConfigFile = o.config ? await loadConfigFile(o.config) : {};
+  const { models, ...file }: ConfigFile = o.config !== undefined ? await loadConfigFile(o.config) : {};
   const out: RouterOptions = { ...file };
   // a config that names one model per expert sets the expert count
   if (Array.isArray(models) && file.numExperts === undefined && file.boundaries === undefined && o.boundaries === undefined) out.numExperts = models.length;

@@ -11,7 +11,7 @@ import { BrokenPipeError, StreamSink } from '../sinks/stdout-sink.js';
 import type { OutputFormat } from '../sinks/output-format.js';
 import type { OutputSpec } from '../sinks/batch-formatter.js';
 import type { ByteWriter } from '../sinks/byte-writer.js';
-import { formatFromPath, type InputFormat } from '../sources/record-reader.js';
+import { DEFAULT_MAX_RECORD_BYTES, formatFromPath, type InputFormat } from '../sources/record-reader.js';
 import { parseShard } from '../sources/shard-range.js';
 import { inProcessBatches, runRouteJob, type FallbackState, type JobSinks } from '../job/route-job.js';
 import { parallelBatches } from '../job/parallel/worker-pool.js';
@@ -44,6 +44,7 @@ export interface RouteCommandOptions extends RouterCliOptions {
   quiet?: boolean;
   progress?: boolean;
   threads?: number;
+  maxRecordBytes?: number;
   hadoopCounters?: boolean;
   explain?: boolean;
 }
@@ -144,6 +145,9 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
           kernel: choice.backend === 'cpu-reference' ? 'cpu-reference' : 'cpu',
           firstIndex: firstRecordIndex(opened, format),
           firstLine: (opened.range?.linesBefore ?? 0) + 1,
+          maxRecordBytes: o.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES,
+          chunkBytes: o.batchBytes,
+          atFileStart: !opened.range || opened.range.start === 0,
         })
       : inProcessBatches(moe, reader.batches(opened.source), {
           ...(o.backend ? { backend: o.backend } : {}),
@@ -163,6 +167,7 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
         size: opened.size,
         statsExtra: (): Partial<RunStats> => ({
           ...(costMeter ? { cost: costMeter.stats() } : {}),
+          ...(opened.changed ? { inputChanged: opened.changed } : {}),
           backendChoice: `${choice.reason}${parallel ? `; ${threads} worker thread${threads === 1 ? '' : 's'}` : ''}`,
           ...(opened.range && shardSpec
             ? { shard: { index: shardSpec.index, count: shardSpec.count, startByte: opened.range.start, endByte: opened.range.end, firstIndex: firstRecordIndex(opened, format) } }

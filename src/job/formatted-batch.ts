@@ -23,7 +23,8 @@ export interface FormattedBatch {
   confidenceQ16: Uint32Array;
   /** The records' text (for listeners), or null when nobody asked for it. */
   text: PackedBatch | null;
-  output: Uint8Array;
+  /** Output bytes in order (usually one part). */
+  output: Uint8Array[];
   shards: Uint8Array[] | null;
   backend: string;
   adapter: string;

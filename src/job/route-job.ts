@@ -230,7 +230,7 @@ export async function runRouteJob(o: RouteJobOptions): Promise<RouteJobResult> {
   let failure: InputError | null = null;
   for await (const b of o.batches) {
     const w0 = performance.now();
-    if (b.output.length > 0) await o.sinks.output.write(b.output);
+    for (const part of b.output) await o.sinks.output.write(part);
     if (o.sinks.shards) {
       await writeShardHeaders();
       if (b.shards) for (let e = 0; e < b.shards.length; e++) if (b.shards[e].length > 0) await o.sinks.shards.writers[e].write(b.shards[e]);

@@ -36,6 +36,17 @@ export interface RunStats {
   merged?: number;
   /** With models in --config: records, characters and estimated cost per expert, and the total (cost-stats.ts). */
   cost?: CostStats;
+  /** The input file's size changed while it was read (appended to, truncated): the output is what was read. */
+  inputChanged?: InputChange;
+}
+
+/** A regular input file whose size at the end of reading differs from its size at the start. */
+export interface InputChange {
+  path: string;
+  sizeAtStart: number;
+  sizeAtEnd: number;
+  /** Bytes read from it (a --shard part: of its byte range, fixed at the start). */
+  bytesRead: number;
 }
 
 export function shares(perExpert: readonly number[], routed: number): number[] {
@@ -56,6 +67,8 @@ export function mergeStats(all: readonly RunStats[]): RunStats {
   const backends = [...new Set(all.map((s) => s.backend))];
   const adapters = [...new Set(all.map((s) => s.adapter))];
   const cost = mergeCostStats(all);
+  // a part that saw its file change makes the whole run's output suspect
+  const changed = all.find((s) => s.inputChanged)?.inputChanged;
   return {
     version: 1,
     input: [...new Set(all.map((s) => s.input))].join(', '),
@@ -78,6 +91,7 @@ export function mergeStats(all: readonly RunStats[]): RunStats {
     complete: all.every((s) => s.complete),
     merged: all.length,
     ...(cost ? { cost } : {}),
+    ...(changed ? { inputChanged: changed } : {}),
   };
 }
 

@@ -6,7 +6,7 @@
 import type { ExpertModel } from '../model/expert-models.js';
 import type { RouterConfig } from '../model/router-config.js';
 import type { RecordBatch } from '../sources/record-reader.js';
-import { RecordFormatter, type OutputFormat } from './output-format.js';
+import { RecordFormatter, TEXT_PIECE_BYTES, type OutputFormat } from './output-format.js';
 import { RecordAnnotations } from './record-annotations.js';
 
 export interface OutputSpec {
@@ -34,7 +34,8 @@ export interface Routed {
 }
 
 export interface FormattedRecords {
-  output: Uint8Array;
+  /** The output records' bytes, in order (several parts when a big text was written in pieces). */
+  output: Uint8Array[];
   /** One buffer per expert with --shards, else null. */
   shards: Uint8Array[] | null;
 }
@@ -54,8 +55,12 @@ export function outputHeader(spec: OutputSpec, config: RouterConfig): string {
 export function formatBatch(batch: RecordBatch, routing: Routed | null, upTo: number, spec: OutputSpec, config: RouterConfig): FormattedRecords {
   const { f, annotations } = formatterFor(spec, config);
   if (annotations && routing) annotations.batch(batch.text, { count: batch.count, ...(routing.stats ? { stats: routing.stats } : {}) });
-  const parts: string[] = [];
+  const parts: Uint8Array[] = [];
   let out = '';
+  const flush = (): void => {
+    if (out !== '') parts.push(Buffer.from(out, 'utf8'));
+    out = '';
+  };
   let nextErr = 0;
   const { bytes, offsets } = batch.text;
   for (let i = 0; i < upTo; i++) {
@@ -65,18 +70,21 @@ export function formatBatch(batch: RecordBatch, routing: Routed | null, upTo: nu
       nextErr++;
     } else {
       if (!routing) throw new Error('a batch with records was not routed');
-      const text = spec.includeText ? decoder.decode(bytes.subarray(offsets[i], offsets[i + 1])) : undefined;
       const expert = routing.experts[i];
-      out += f.record(index, expert, routing.scoresQ16[i], routing.confidenceQ16[i], text, annotations?.fragment(i, expert));
+      if (spec.includeText && offsets[i + 1] - offsets[i] >= TEXT_PIECE_BYTES) {
+        // A big text is written from its bytes in pieces: no JS string of its size (V8 stops at ~512 M characters).
+        flush();
+        const pieces = f.recordPieces(index, expert, routing.scoresQ16[i], routing.confidenceQ16[i], bytes.subarray(offsets[i], offsets[i + 1]), TEXT_PIECE_BYTES, annotations?.fragment(i, expert));
+        for (const piece of pieces) parts.push(Buffer.from(piece, 'utf8'));
+        continue;
+      }
+      out += f.record(index, expert, routing.scoresQ16[i], routing.confidenceQ16[i], spec.includeText ? decoder.decode(bytes.subarray(offsets[i], offsets[i + 1])) : undefined, annotations?.fragment(i, expert));
     }
     // Short strings die young: peak memory stays low.
-    if (out.length > 1 << 20) {
-      parts.push(out);
-      out = '';
-    }
+    if (out.length > 1 << 20) flush();
   }
-  parts.push(out);
-  return { output: Buffer.from(parts.join(''), 'utf8'), shards: spec.shards > 0 && routing ? shardBuffers(batch, routing, upTo, spec) : spec.shards > 0 ? [] : null };
+  flush();
+  return { output: parts, shards: spec.shards > 0 && routing ? shardBuffers(batch, routing, upTo, spec) : spec.shards > 0 ? [] : null };
 }
 
 /** Each routed record, unchanged (bytes without the line end, plus LF), in its expert's buffer, in input order. */

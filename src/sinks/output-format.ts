@@ -5,6 +5,13 @@
  * CPU runs give the same bytes.
  */
 export type OutputFormat = 'jsonl' | 'csv' | 'tsv';
+
+/**
+ * A record text of at least this many bytes is written in pieces decoded
+ * from its bytes (recordPieces), never as one JS string: V8 strings stop at
+ * ~512 M characters, and a big string is also a big peak of memory.
+ */
+export const TEXT_PIECE_BYTES = 1 << 20;
 export const OUTPUT_FORMATS: readonly OutputFormat[] = ['jsonl', 'csv', 'tsv'];
 
 // q / 65536 as text, cached: there are only 65537 values and converting a double to its shortest text is slow.
@@ -57,6 +64,38 @@ export class RecordFormatter {
     if (this.o.includeText) line += d + quoteField(text ?? '', d);
     if (this.o.errorColumn) line += d;
     return line + '\n';
+  }
+
+  /**
+   * The same output as record(..., text) for a text given as its UTF-8 bytes,
+   * as a sequence of strings each made from at most `pieceBytes` input bytes.
+   * Pieces are cut anywhere; the streaming decoder keeps a character split
+   * between pieces whole, so the output equals the one-string form byte for byte.
+   */
+  *recordPieces(index: number, expert: number, scoreQ16: number, confidenceQ16: number, text: Uint8Array, pieceBytes: number = TEXT_PIECE_BYTES, extra = ''): Generator<string> {
+    const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
+    const pieces = function* (): Generator<string> {
+      for (let at = 0; at < text.length; at += pieceBytes) {
+        const piece = decoder.decode(text.subarray(at, Math.min(text.length, at + pieceBytes)), { stream: true });
+        if (piece !== '') yield piece;
+      }
+      const last = decoder.decode();
+      if (last !== '') yield last;
+    };
+    if (this.o.format === 'jsonl') {
+      yield `{"index":${index},"expert":${expert},"complexity":${q16(scoreQ16)},"confidence":${q16(confidenceQ16)}${extra},"text":"`;
+      for (const piece of pieces()) yield JSON.stringify(piece).slice(1, -1);
+      yield '"}\n';
+      return;
+    }
+    const d = this.d;
+    yield `${index}${d}${expert}${d}${q16(scoreQ16)}${d}${q16(confidenceQ16)}${extra}${d}`;
+    const bytes = Buffer.from(text.buffer, text.byteOffset, text.byteLength);
+    const quote = bytes.includes(d.charCodeAt(0)) || bytes.includes(0x22) || bytes.includes(0x0a) || bytes.includes(0x0d);
+    if (quote) yield '"';
+    for (const piece of pieces()) yield quote ? piece.replaceAll('"', '""') : piece;
+    if (quote) yield '"';
+    yield this.o.errorColumn ? `${d}\n` : '\n';
   }
 
   error(index: number, message: string): string {

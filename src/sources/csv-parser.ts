@@ -5,7 +5,16 @@
  * optionally the record's raw bytes, and for the first record (the header)
  * every field as a string. Bad quoting makes that record an error record; the
  * parser resumes at the next line.
+ *
+ * A quoted field that spans lines and then goes wrong (never closed before the
+ * end of the input or the record limit, or text after its closing quote) is
+ * most likely a stray quote: the record is an error naming the line where the
+ * quote opened, and parsing resumes at the line after that one, so the rows
+ * the stray quote swallowed are read again and none is lost. The bytes kept
+ * for that are bounded by the record limit.
  */
+
+import { formatSize, tooLongMessage } from './record-limit.js';
 
 const LF = 10;
 const CR = 13;
@@ -69,6 +78,11 @@ export class CsvParser {
   private state = State.FieldStart;
   private line = 1;
   private recordLine = 1;
+  /** Line where the current quoted field opened. */
+  private quoteLine = 1;
+  /** Bytes after the first line end inside the current quoted field (to parse again if it turns out to be a stray quote). */
+  private readonly replay = new Bytes();
+  private replaying = false;
   private col = 0;
   private recordBytes = 0;
   private pendingCR = false;
@@ -82,12 +96,30 @@ export class CsvParser {
   constructor(
     private readonly delimiter: number,
     private readonly keepRaw: boolean,
+    /** Longest record in bytes; a longer one is an error record as soon as it grows past it. */
+    private readonly maxRecordBytes: number = Number.POSITIVE_INFINITY,
   ) {}
+
+  /** Numbers the next line `line` (a part of a file read after its header). */
+  startLine(line: number): void {
+    this.line = line;
+    this.recordLine = line;
+  }
 
   /** Parses a chunk, calling onRecord for each complete record. */
   push(chunk: Uint8Array, onRecord: (r: CsvRecord) => void): void {
+    const queue: Uint8Array[] = [chunk];
+    while (queue.length > 0) {
+      const again = this.pushSegment(queue.shift() as Uint8Array, onRecord);
+      if (again) queue.unshift(again);
+    }
+  }
+
+  /** Parses one segment; returns the bytes to parse next instead of the rest of it after a stray quote. */
+  private pushSegment(chunk: Uint8Array, onRecord: (r: CsvRecord) => void): Uint8Array | null {
     const d = this.delimiter;
     let rawStart = 0;
+    let replayFrom = 0;
     for (let i = 0; i < chunk.length; i++) {
       const c = chunk[i];
       if (this.pendingCR) {
@@ -100,22 +132,38 @@ export class CsvParser {
       if (c === LF) {
         this.line++;
         if (this.state === State.Quoted) {
+          if (!this.replaying) {
+            this.replaying = true;
+            this.replay.reset();
+            replayFrom = i + 1;
+          }
           this.addByte(c);
-          this.recordBytes++;
+          if (++this.recordBytes > this.maxRecordBytes) {
+            return this.resync(chunk, replayFrom, onRecord, `quoted field ${this.col + 1} opened on line ${this.quoteLine} is not closed within ${formatSize(this.maxRecordBytes)} (--max-record-bytes ${this.maxRecordBytes}; a stray quote?)`);
+          }
           continue;
         }
         if (this.state === State.QuoteInQuoted || this.state === State.Unquoted || this.state === State.FieldStart || this.state === State.SkipLine) {
-          if (this.keepRaw) this.raw.append(chunk.subarray(rawStart, i));
+          if (this.keepRaw && this.state !== State.SkipLine) this.raw.append(chunk.subarray(rawStart, i));
           rawStart = i + 1;
           this.endRecord(onRecord);
           continue;
         }
       }
-      this.recordBytes++;
+      // a CR may still turn out to be part of the record's CRLF end, which does not count
+      if (++this.recordBytes > this.maxRecordBytes && this.state !== State.SkipLine && c !== CR) {
+        if (this.replaying) {
+          return this.resync(chunk, replayFrom, onRecord, `quoted field ${this.col + 1} opened on line ${this.quoteLine} is not closed within ${formatSize(this.maxRecordBytes)} (--max-record-bytes ${this.maxRecordBytes}; a stray quote?)`);
+        }
+        this.fail(tooLongMessage(this.maxRecordBytes));
+        continue;
+      }
       switch (this.state) {
         case State.FieldStart:
-          if (c === QUOTE) this.state = State.Quoted;
-          else if (c === d) this.endField();
+          if (c === QUOTE) {
+            this.state = State.Quoted;
+            this.quoteLine = this.line;
+          } else if (c === d) this.endField();
           else if (c === CR) this.pendingCR = true;
           else {
             this.state = State.Unquoted;
@@ -140,23 +188,61 @@ export class CsvParser {
           else if (c === CR) {
             this.pendingCR = true;
             this.state = State.Unquoted; // only a record end may follow; a CR alone becomes data
+          } else if (this.replaying) {
+            return this.resync(chunk, replayFrom, onRecord, `unexpected character after the closing quote of field ${this.col + 1}, a quoted field that opened on line ${this.quoteLine} and spans lines (a stray quote?)`);
           } else this.fail(`unexpected character after the closing quote of field ${this.col + 1}`);
           break;
         case State.SkipLine:
           break;
       }
     }
-    if (this.keepRaw) this.raw.append(chunk.subarray(rawStart));
+    if (this.keepRaw && this.state !== State.SkipLine) this.raw.append(chunk.subarray(rawStart));
+    if (this.replaying) this.replay.append(chunk.subarray(replayFrom));
+    return null;
+  }
+
+  /**
+   * A quoted field that spans lines went wrong: the record is an error record
+   * naming the line where the quote opened, and parsing goes on at the line
+   * after that one. Returns the bytes to parse next: those kept since that
+   * line and the rest of this chunk.
+   */
+  private resync(chunk: Uint8Array, replayFrom: number, onRecord: (r: CsvRecord) => void, problem: string): Uint8Array {
+    const again = new Uint8Array(this.replay.len + (chunk.length - replayFrom));
+    again.set(this.replay.view());
+    again.set(chunk.subarray(replayFrom), this.replay.len);
+    const resumeLine = this.quoteLine + 1;
+    this.error = problem;
+    this.state = State.SkipLine;
+    this.pendingCR = false;
+    this.endRecord(onRecord);
+    this.startLine(resumeLine);
+    return again;
   }
 
   /** End of input: the last record if it had no line end. */
   end(onRecord: (r: CsvRecord) => void): void {
-    this.pendingCR = false;
-    if (this.state === State.Quoted) {
-      this.error ??= `unterminated quoted field ${this.col + 1} (the quote opened on line ${this.recordLine} is never closed)`;
-      this.endRecord(onRecord);
-    } else if (this.recordBytes > 0 || this.col > 0 || this.state !== State.FieldStart) {
-      this.endRecord(onRecord);
+    for (;;) {
+      this.pendingCR = false;
+      if (this.state === State.Quoted) {
+        if (this.replaying) {
+          // the quote swallowed the rest of the input: read it again from the line after the quote
+          const again = this.replay.view().slice();
+          const resumeLine = this.quoteLine + 1;
+          this.error = `unterminated quoted field ${this.col + 1} (the quote opened on line ${this.quoteLine} is never closed)`;
+          this.state = State.SkipLine;
+          this.endRecord(onRecord);
+          this.startLine(resumeLine);
+          this.push(again, onRecord);
+          continue;
+        }
+        this.error ??= `unterminated quoted field ${this.col + 1} (the quote opened on line ${this.quoteLine} is never closed)`;
+        this.state = State.SkipLine;
+        this.endRecord(onRecord);
+      } else if (this.recordBytes > 0 || this.col > 0 || this.state !== State.FieldStart) {
+        this.endRecord(onRecord);
+      }
+      return;
     }
   }
 
@@ -171,12 +257,22 @@ export class CsvParser {
   private fail(message: string): void {
     this.error = message;
     this.state = State.SkipLine;
+    this.raw.reset(); // an error record keeps no raw bytes: a long bad line must not fill memory
+    this.field.reset();
+    this.stopReplay();
+  }
+
+  private stopReplay(): void {
+    if (!this.replaying) return;
+    this.replaying = false;
+    this.replay.reset();
   }
 
   private fieldsSoFar: string[] = [];
   private kept: Uint8Array = new Uint8Array(0);
 
   private endField(): void {
+    this.stopReplay();
     if (this.column === -1) this.fieldsSoFar.push(decoder.decode(this.field.view()));
     else if (this.col === this.column) this.kept = this.field.view().slice();
     this.field.reset();
@@ -209,6 +305,7 @@ export class CsvParser {
     this.error = undefined;
     this.state = State.FieldStart;
     this.recordLine = this.line;
+    this.stopReplay();
     onRecord(record);
   }
 }

@@ -4,12 +4,20 @@
  * each line (a string per line is unavoidable for JSON.parse); `csv`/`tsv`
  * parse bytes (src/sources/csv-parser.ts). A bad record becomes an error entry
  * with its line number and an empty text, so indexes stay aligned.
+ *
+ * A UTF-8 BOM at byte 0 of the input is skipped, whatever the format (U+FEFF
+ * anywhere else is text). A record longer than maxRecordBytes is an error
+ * record as soon as it grows past the limit, so memory stays bounded.
  */
+import { constants as bufferConstants } from 'node:buffer';
 import { ConfigError } from '../errors.js';
 import type { PackedBatch } from '../model/packed-batch.js';
 import { PackedBuilder } from './packed-builder.js';
 import { LineSplitter, type LineSink } from './line-splitter.js';
 import { CsvParser, type CsvRecord } from './csv-parser.js';
+import { DEFAULT_MAX_RECORD_BYTES, formatSize, tooLongMessage } from './record-limit.js';
+
+export { DEFAULT_MAX_RECORD_BYTES } from './record-limit.js';
 
 export type InputFormat = 'lines' | 'jsonl' | 'csv' | 'tsv';
 export const INPUT_FORMATS: readonly InputFormat[] = ['lines', 'jsonl', 'csv', 'tsv'];
@@ -52,7 +60,15 @@ export interface ReaderOptions {
   firstLine?: number;
   /** csv/tsv: header line parsed before the input (when reading a part of a file that does not start at 0). */
   csvHeader?: Uint8Array;
+  /** The input starts at byte 0 of its file (default true): a UTF-8 BOM there is skipped. False for a --shard part past 0. */
+  atFileStart?: boolean;
+  /** Longest record in bytes (default DEFAULT_MAX_RECORD_BYTES); a longer one is an error record. */
+  maxRecordBytes?: number;
+  /** End the input after the batch holding the first error record (the caller stops there anyway: --on-error fail). */
+  stopAtError?: boolean;
 }
+
+const BOM = [0xef, 0xbb, 0xbf];
 
 export function formatFromPath(path: string | undefined): InputFormat {
   if (path === undefined || path === '-') return 'lines';
@@ -101,6 +117,10 @@ export class RecordReader {
   private readonly fieldName: string;
   private csv: CsvParser | null = null;
   private headerSeen = false;
+  private readonly maxRecordBytes: number;
+  /** Bytes of a BOM matched so far at the start of the input; -1 once decided. */
+  private bomAt: number;
+  private stopped = false;
   /** csv/tsv: raw bytes of the header line (for shard files). */
   headerRaw: Uint8Array | null = null;
 
@@ -113,23 +133,59 @@ export class RecordReader {
     this.line = opts.firstLine ?? 1;
     this.fieldName = opts.field ?? 'text';
     this.fieldPath = this.fieldName.split('.');
+    this.maxRecordBytes = opts.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
+    this.splitter = new LineSplitter(this.maxRecordBytes);
+    this.bomAt = opts.atFileStart === false ? -1 : 0;
     if (opts.format === 'csv' || opts.format === 'tsv') {
-      this.csv = new CsvParser(opts.format === 'csv' ? 44 : 9, opts.keepRaw);
+      this.csv = new CsvParser(opts.format === 'csv' ? 44 : 9, opts.keepRaw, this.maxRecordBytes);
       if (opts.csvHeader) {
-        this.csv.push(opts.csvHeader, (r) => this.onCsv(r));
+        this.csv.push(stripBom(opts.csvHeader), (r) => this.onCsv(r));
         this.csv.push(new Uint8Array([10]), (r) => this.onCsv(r));
       }
+      // a part of a file: the header was line 1, the part's first line is firstLine
+      this.csv.startLine(opts.firstLine ?? 1);
     }
+  }
+
+  /** Drops a UTF-8 BOM at byte 0, even one split across chunks. */
+  private skipBom(chunk: Uint8Array): Uint8Array {
+    let i = 0;
+    while (this.bomAt >= 0 && this.bomAt < BOM.length && i < chunk.length) {
+      if (chunk[i] !== BOM[this.bomAt]) {
+        // not a BOM: give back the bytes that looked like its start
+        const matched = this.bomAt;
+        this.bomAt = -1;
+        return matched > 0 ? Buffer.concat([Buffer.from(BOM.slice(0, matched)), chunk.subarray(i)]) : chunk.subarray(i);
+      }
+      this.bomAt++;
+      i++;
+    }
+    if (this.bomAt === BOM.length) this.bomAt = -1;
+    return chunk.subarray(i);
   }
 
   /** Reads the whole source, yielding batches in input order. */
   async *batches(source: AsyncIterable<Uint8Array>): AsyncGenerator<RecordBatch> {
     const sink = this.lineSink();
-    for await (const chunk of source) {
-      this.pendingInputBytes += chunk.length;
+    for await (const input of source) {
+      this.pendingInputBytes += input.length;
+      const chunk = this.bomAt >= 0 ? this.skipBom(input) : input;
       if (this.csv) this.csv.push(chunk, (r) => this.onCsv(r));
       else this.splitter.push(chunk, sink);
+      if (this.stopped) {
+        // the caller stops at the bad record: hand it over now rather than read on (an endless input would never end)
+        if (this.text.count > 0) this.flush();
+        while (this.ready.length > 0) yield this.ready.shift() as RecordBatch;
+        return;
+      }
       while (this.ready.length > 0) yield this.ready.shift() as RecordBatch;
+    }
+    if (this.bomAt > 0) {
+      // the input was a prefix of a BOM: those bytes are text
+      const rest = Buffer.from(BOM.slice(0, this.bomAt));
+      this.bomAt = -1;
+      if (this.csv) this.csv.push(rest, (r) => this.onCsv(r));
+      else this.splitter.push(rest, sink);
     }
     if (this.csv) this.csv.end((r) => this.onCsv(r));
     else this.splitter.end(sink);
@@ -140,7 +196,14 @@ export class RecordReader {
     }
   }
 
-  private readonly splitter = new LineSplitter();
+  private readonly splitter: LineSplitter;
+
+  private tooLong(): void {
+    this.room(0);
+    this.fail(this.text.count, this.line, tooLongMessage(this.maxRecordBytes));
+    if (this.raw) this.raw.pushEmpty();
+    this.added();
+  }
 
   private lineSink(): LineSink {
     if (this.opts.format === 'lines') {
@@ -155,6 +218,7 @@ export class RecordReader {
           this.text.pushParts(parts, length);
           this.added();
         },
+        tooLong: () => this.tooLong(),
       };
     }
     return {
@@ -171,18 +235,30 @@ export class RecordReader {
         if (this.raw) this.raw.push(whole, 0, whole.length);
         this.added();
       },
+      tooLong: () => this.tooLong(),
     };
   }
 
   private jsonl(bytes: Buffer): void {
     const local = this.text.count;
-    const src = bytes.toString('utf8');
+    if (bytes.length > bufferConstants.MAX_STRING_LENGTH) {
+      // JSON.parse needs the line as one string; V8 cannot make one this long (and decoding would throw)
+      this.fail(
+        local,
+        this.line,
+        `a JSON line of ${formatSize(bytes.length)} is longer than the longest string JavaScript can parse (${bufferConstants.MAX_STRING_LENGTH} characters); route such text as lines (--format lines) or split it`,
+      );
+      return;
+    }
     let value: Json;
     try {
+      const src = bytes.toString('utf8');
       if (src.trim() === '') throw new SyntaxError('empty line, expected a JSON object');
       value = JSON.parse(src) as Json;
     } catch (err) {
-      this.fail(local, this.line, `invalid JSON: ${(err as Error).message}`);
+      const e = err as NodeJS.ErrnoException;
+      const why = e.code === 'ERR_STRING_TOO_LONG' ? 'the line is longer than the longest string JavaScript can parse' : e.message;
+      this.fail(local, this.line, `invalid JSON: ${why}`);
       return;
     }
     const got = extractField(value, this.fieldPath, this.fieldName);
@@ -198,6 +274,13 @@ export class RecordReader {
       const col = names.indexOf(this.fieldName);
       if (col < 0) {
         throw new ConfigError(`${this.opts.file}:${r.line}: no column "${this.fieldName}" in the header (columns: ${names.join(', ')}); choose one with --field`);
+      }
+      const again = names.indexOf(this.fieldName, col + 1);
+      if (again >= 0) {
+        // routing one of two same-named columns would be a silent guess
+        throw new ConfigError(
+          `${this.opts.file}:${r.line}: the header names column "${this.fieldName}" twice (columns ${col + 1} and ${again + 1}); rename one so that the column to route is unambiguous`,
+        );
       }
       if (this.csv) this.csv.column = col;
       if (r.raw) this.headerRaw = r.raw;
@@ -221,6 +304,7 @@ export class RecordReader {
   private fail(local: number, line: number, message: string): void {
     this.errors.push({ local, line, message });
     this.text.pushEmpty();
+    if (this.opts.stopAtError) this.stopped = true;
   }
 
   /** Makes room for a record of `size` bytes: flushes the batch if it would overflow. */
@@ -252,4 +336,8 @@ export class RecordReader {
     this.pendingInputBytes = 0;
     this.batchStart = this.nextIndex;
   }
+}
+
+function stripBom(b: Uint8Array): Uint8Array {
+  return b.length >= 3 && b[0] === BOM[0] && b[1] === BOM[1] && b[2] === BOM[2] ? b.subarray(3) : b;
 }

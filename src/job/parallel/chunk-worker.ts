@@ -29,8 +29,11 @@ function baseOf(seq: number): Promise<{ firstIndex: number; firstLine: number }>
   return new Promise((resolve) => bases.set(seq, resolve));
 }
 
-async function parse(bytes: Uint8Array): Promise<RecordBatch> {
+async function parse(seq: number, bytes: Uint8Array): Promise<RecordBatch> {
   const reader = new RecordReader({
+    atFileStart: init.atFileStart && seq === 0,
+    maxRecordBytes: init.maxRecordBytes,
+    stopAtError: init.onError === 'fail',
     format: init.format,
     ...(init.field !== undefined ? { field: init.field } : {}),
     file: init.file,
@@ -53,8 +56,9 @@ function owned<T extends Uint8Array | Uint32Array>(b: T): T {
   return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b : (b.slice() as T);
 }
 
-async function handle(seq: number, bytes: Uint8Array): Promise<void> {
-  const batch = await parse(bytes);
+async function handle(seq: number, bytes: Uint8Array, skippedBytes: number): Promise<void> {
+  const batch = await parse(seq, bytes);
+  batch.inputBytes += skippedBytes;
   const post = (m: FromWorker, transfer: ArrayBuffer[] = []): void => port!.postMessage(m, transfer);
   post({ type: 'counted', seq, records: batch.count, lines: batch.count });
   const t0 = performance.now();
@@ -68,9 +72,9 @@ async function handle(seq: number, bytes: Uint8Array): Promise<void> {
   batch.firstIndex = base.firstIndex;
   for (const e of batch.errors) e.line += base.firstLine - 1;
   const out: FormattedBatch = toFormattedBatch(batch, routing, init.spec, init.onError, init.keepText, init.config);
-  out.output = owned(out.output);
+  out.output = out.output.map(owned);
   if (out.shards) out.shards = out.shards.map(owned);
-  const transfer: ArrayBuffer[] = [out.output.buffer as ArrayBuffer, out.experts.buffer as ArrayBuffer, out.scoresQ16.buffer as ArrayBuffer, out.confidenceQ16.buffer as ArrayBuffer];
+  const transfer: ArrayBuffer[] = [...out.output.map((p) => p.buffer as ArrayBuffer), out.experts.buffer as ArrayBuffer, out.scoresQ16.buffer as ArrayBuffer, out.confidenceQ16.buffer as ArrayBuffer];
   if (out.shards) for (const s of out.shards) transfer.push(s.buffer as ArrayBuffer);
   if (out.text) {
     out.text = { bytes: owned(out.text.bytes), offsets: owned(out.text.offsets) };
@@ -91,7 +95,7 @@ port.on('message', (m: ToWorker) => {
     return;
   }
   chain = chain.then(() =>
-    handle(m.seq, m.bytes).catch((err: unknown) => {
+    handle(m.seq, m.bytes, m.skippedBytes).catch((err: unknown) => {
       const e = err instanceof Error ? err : new Error(String(err));
       port.postMessage({ type: 'failed', seq: m.seq, name: e.name, message: e.message, ...(e.stack ? { stack: e.stack } : {}) } satisfies FromWorker);
     }),

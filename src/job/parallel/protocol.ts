@@ -15,11 +15,15 @@ export interface WorkerInit {
   keepText: boolean;
   /** Kernel to run: the fast CPU one, or the reference (tests, benchmarks). */
   kernel: 'cpu' | 'cpu-reference';
+  /** --max-record-bytes: a longer record is a bad record. */
+  maxRecordBytes: number;
+  /** The first chunk starts the file (a UTF-8 BOM there is skipped; elsewhere U+FEFF is text). */
+  atFileStart: boolean;
 }
 
 export type ToWorker =
   /** A chunk of whole lines (its buffer is transferred). */
-  | { type: 'chunk'; seq: number; bytes: Uint8Array }
+  | { type: 'chunk'; seq: number; bytes: Uint8Array; skippedBytes: number }
   /** Where the chunk starts in the whole input, known once every earlier chunk is counted. */
   | { type: 'base'; seq: number; firstIndex: number; firstLine: number };
 

@@ -48,6 +48,8 @@ export async function* parallelBatches(source: AsyncIterable<Uint8Array>, o: Par
     onError: o.onError,
     keepText: o.keepText,
     kernel: o.kernel,
+    maxRecordBytes: o.maxRecordBytes,
+    atFileStart: o.atFileStart,
   };
   const workers = Array.from({ length: Math.max(1, o.threads) }, () => new Worker(WORKER_URL, { workerData: init }));
   const pending = new Map<number, Pending>();
@@ -96,10 +98,12 @@ export async function* parallelBatches(source: AsyncIterable<Uint8Array>, o: Par
   let seq = 0;
   let next = 0;
   try {
-    for await (const bytes of lineAlignedChunks(source, o.chunkBytes ?? 4 << 20)) {
+    // Reading stops once a chunk failed (a bad record with onError 'fail', or an error): its result ends the run.
+    const failed = (): boolean => crashed !== null || [...pending.values()].some((p) => p.error !== null || (p.done?.failure ?? null) !== null);
+    for await (const { bytes, skippedBytes } of lineAlignedChunks(source, o.chunkBytes ?? 4 << 20, o.maxRecordBytes, failed)) {
       const worker = workers[seq % workers.length];
       pending.set(seq, { counted: null, done: null, worker, settle: null, error: null });
-      worker.postMessage({ type: 'chunk', seq, bytes } satisfies ToWorker, [bytes.buffer as ArrayBuffer]);
+      worker.postMessage({ type: 'chunk', seq, bytes, skippedBytes } satisfies ToWorker, [bytes.buffer as ArrayBuffer]);
       seq++;
       while (seq - next >= maxInFlight) yield await result(next++);
     }
