@@ -9,11 +9,13 @@ import { removeTemporaryFiles } from '../sinks/atomic-file.js';
 import { INPUT_FORMATS, type InputFormat } from '../sources/record-reader.js';
 import { OUTPUT_FORMATS, type OutputFormat } from '../sinks/output-format.js';
 import { EXIT, reportError } from './cli-errors.js';
-import { parseBackend, parseBoundaries, parseBytes, parseChoice, parseExperts, parseIntIn, parseThreshold } from './options.js';
+import { parsePort, parseBackend, parseBoundaries, parseBytes, parseChoice, parseExperts, parseIntIn, parseThreshold } from './options.js';
 import { runRoute, type RouteCommandOptions } from './route-command.js';
 import { runExplain, type ExplainOptions } from './explain-command.js';
 import { parseTargets, runCalibrate, type CalibrateOptions } from './calibrate-command.js';
 import { runMergeStats, type MergeStatsOptions } from './merge-stats-command.js';
+import { runDashboard, type DashboardCommandOptions } from './dashboard-command.js';
+import { runReport, type ReportOptions } from './report-command.js';
 
 function version(): string {
   try {
@@ -71,6 +73,11 @@ export function buildProgram(): Command {
     .option('--stats <file>', 'write the run summary as JSON')
     .option('-q, --quiet', 'no progress bar and no summary on stderr')
     .option('--no-progress', 'no progress bar (it is only shown when stderr is a terminal anyway)')
+    .option('--dashboard [port]', 'serve a live dashboard on 127.0.0.1 (default: any free port; the URL is printed on stderr). Put it after INPUT, or write --dashboard=PORT', parsePort)
+    .option('--host <addr>', 'with --dashboard: listen on this address instead of 127.0.0.1 (warns)')
+    .option('--dashboard-exit', 'with --dashboard: exit when the run ends instead of serving until Ctrl-C')
+    .option('--report <file>', 'write the offline HTML report of the run (self-contained, written atomically)')
+    .option('--snapshot <file>', "write the dashboard's final snapshot JSON (for moe-router dashboard|report; merges shards)")
     .action(async (input: string | undefined, opts: RouteCommandOptions) => {
       process.exitCode = await runRoute(input, opts);
     });
@@ -108,6 +115,26 @@ export function buildProgram(): Command {
     .option('-q, --quiet', 'no summary on stderr')
     .action(async (files: string[], opts: MergeStatsOptions) => {
       process.exitCode = await runMergeStats(files, opts);
+    });
+
+  program
+    .command('dashboard')
+    .summary('serve the dashboard page of finished runs (route --snapshot or --stats files; shards are merged) until Ctrl-C')
+    .argument('<files...>', 'snapshot or stats JSON files')
+    .option('--port <port>', 'port (default: any free port)', parsePort, 0)
+    .option('--host <addr>', 'listen on this address instead of 127.0.0.1 (warns)')
+    .action(async (files: string[], opts: DashboardCommandOptions) => {
+      process.exitCode = await runDashboard(files, opts);
+    });
+
+  program
+    .command('report')
+    .summary('write the offline HTML report of finished runs (route --snapshot or --stats files; shards are merged)')
+    .argument('<files...>', 'snapshot or stats JSON files')
+    .requiredOption('-o, --out <file>', 'the report file (self-contained HTML, written atomically)')
+    .option('-q, --quiet', 'no message on stderr')
+    .action(async (files: string[], opts: ReportOptions) => {
+      process.exitCode = await runReport(files, opts);
     });
 
   return program;

@@ -18,8 +18,9 @@ import { routerOptions, type RouterCliOptions } from './options.js';
 import { Progress } from './progress.js';
 import { shares, type RunStats } from '../job/run-stats.js';
 import { formatSummary } from './summary.js';
+import { RouteMonitor, type DashboardCliOptions } from './dashboard-monitor.js';
 
-export interface RouteCommandOptions extends RouterCliOptions {
+export interface RouteCommandOptions extends RouterCliOptions, DashboardCliOptions {
   format?: InputFormat;
   field?: string;
   backend?: Backend;
@@ -75,6 +76,7 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
   const shardFiles: AtomicFile[] = [];
   let statsFile: AtomicFile | null = null;
   let moe: SwitchedMoE | null = null;
+  let monitor: RouteMonitor | null = null;
   const progress = Progress.create(!o.quiet && o.progress !== false, opened.size);
   try {
     let outFile: AtomicFile | null = null;
@@ -89,6 +91,9 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
     toClose.push(out);
     moe = new SwitchedMoE({ ...routerOpts, ...(o.backend ? { backend: o.backend } : {}), onWarning: warn });
     const numExperts = moe.numExperts;
+    // dashboard hook (1/4): --dashboard/--report/--snapshot, a listener of the run's events
+    monitor = await RouteMonitor.open(o, { input, out: o.out, stats: o.stats });
+    monitor?.onStart({ input: opened.name, format, inputSize: opened.size, numExperts, boundaries: [...moe.config.boundaries], expertDescriptions: Object.values(moe.config.expertDescriptions), backend: o.backend ?? 'auto', startedAt: Date.now() });
     if (o.shards !== undefined) {
       const dir = o.shards;
       try {
@@ -174,6 +179,7 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
 
     let failure: InputError | null = null;
     for await (const { batch, routing } of batches) {
+      const batchStart = performance.now();
       bytes += batch.inputBytes;
       if (routing) {
         backends.add(routing.backend);
@@ -191,6 +197,8 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
       errors += batch.errors.filter((e) => e.local < upTo).length;
       recordsOut += upTo;
       recordsIn += upTo;
+      // dashboard hook (2/4)
+      monitor?.onBatch(monitor.batchEvent(batch, routing, upTo, state.deviceLost, performance.now() - batchStart, { recordsIn, recordsOut, routed: recordsOut - errors, errors, bytes, elapsedMs: performance.now() - t0 }));
       if (upTo < batch.count) {
         // the bad record was read but stops the run: not written
         recordsIn++;
@@ -204,6 +212,9 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
     progress?.done();
     if (failure) {
       if (!o.quiet) process.stderr.write(formatSummary(stats(false)));
+      // dashboard hook (3/4)
+      monitor?.onEnd(stats(false));
+      await monitor?.finish();
       throw failure;
     }
     if (shardFiles.length > 0) await writeShardHeaders();
@@ -218,6 +229,9 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
       statsFile = null;
     }
     if (!o.quiet) process.stderr.write(formatSummary(final));
+    // dashboard hook (4/4)
+    monitor?.onEnd(final);
+    await monitor?.finish();
     return 0;
   } finally {
     progress?.done();
@@ -225,6 +239,7 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
     for (const f of shardFiles) await f.abort();
     if (statsFile) await statsFile.abort();
     if (moe) await moe.dispose();
+    await monitor?.abort();
   }
 }
 
