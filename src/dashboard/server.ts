@@ -119,7 +119,7 @@ export async function startDashboardServer(dashboard: ComplexityDashboard, optio
     const path = q >= 0 ? raw.slice(0, q) : raw;
     if (path === eventsPath) {
       if (clients.size >= maxClients) return refuse(res, 503, 'too many viewers');
-      res.writeHead(200, { ...COMMON_HEADERS, 'Content-Type': 'text/event-stream; charset=utf-8', Connection: 'keep-alive' });
+      res.writeHead(200, { ...COMMON_HEADERS, 'Content-Type': 'text/event-stream; charset=utf-8' });
       if (req.method === 'HEAD') return void res.end();
       res.write('retry: 500\n\n');
       const c: Client = { res, sentSeq: -1 };
@@ -145,6 +145,11 @@ export async function startDashboardServer(dashboard: ComplexityDashboard, optio
     s.on('close', () => sockets.delete(s));
   });
   server.on('clientError', (_err, socket: Socket) => socket.destroy());
+  // CONNECT (a proxy request) is not a GET either
+  server.on('connect', (_req: IncomingMessage, socket: Socket) => {
+    socket.on('error', () => undefined);
+    socket.end('HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+  });
 
   const tickMs = Math.round(1000 / (options.rate ?? 4));
   let finished = false;

@@ -1,0 +1,208 @@
+/**
+ * The dashboard server, by raw HTTP requests (no browser): a fixed table of
+ * assets under a token, traversal and unknown paths 404, GET/HEAD only, Host
+ * checked, security headers, SSE with full snapshots and a `done` event, and
+ * many viewers coming and going without leaking.
+ */
+import { connect } from 'node:net';
+import { spawn } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ComplexityDashboard } from '../src/dashboard/complexity-dashboard.js';
+import { startDashboardServer, type DashboardServer } from '../src/dashboard/server.js';
+import { CLI, ROOT, tempDir } from './helpers/cli.js';
+
+interface RawResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** Sends bytes as they are (no URL normalisation, any Host) and reads the answer until the server closes. */
+function raw(port: number, request: string, untilBody?: RegExp): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    const s = connect(port, '127.0.0.1');
+    let data = '';
+    const finish = (): void => {
+      const [head, ...rest] = data.split('\r\n\r\n');
+      const lines = head.split('\r\n');
+      const headers: Record<string, string> = {};
+      for (const l of lines.slice(1)) {
+        const i = l.indexOf(':');
+        headers[l.slice(0, i).toLowerCase()] = l.slice(i + 1).trim();
+      }
+      resolve({ status: Number(lines[0].split(' ')[1]), headers, body: rest.join('\r\n\r\n') });
+    };
+    s.on('data', (b) => {
+      data += b.toString('utf8');
+      if (untilBody && untilBody.test(data)) {
+        s.destroy();
+        finish();
+      }
+    });
+    s.on('end', finish);
+    s.on('error', reject);
+    s.write(request);
+  });
+}
+
+const get = (port: number, path: string, extra = '', method = 'GET', host = `127.0.0.1:${port}`): Promise<RawResponse> =>
+  raw(port, `${method} ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n${extra}\r\n`);
+
+describe('dashboard server (raw HTTP)', () => {
+  let dashboard: ComplexityDashboard;
+  let server: DashboardServer;
+  let port: number;
+  let prefix: string;
+
+  beforeAll(async () => {
+    dashboard = new ComplexityDashboard();
+    dashboard.updateBatch({ experts: [0, 1, 2, 2], scoresQ16: [100, 20000, 30000, 60000] });
+    server = await startDashboardServer(dashboard, { token: 'tok123', keepAliveMs: 200 });
+    port = server.port;
+    prefix = '/tok123/';
+    expect(server.url).toBe(`http://127.0.0.1:${port}/tok123/`);
+  });
+  afterAll(async () => {
+    await server.close();
+  });
+
+  it('serves the page and its assets with the security headers and no CORS', async () => {
+    for (const [path, type] of [
+      ['', 'text/html'],
+      ['app.js', 'text/javascript'],
+      ['style.css', 'text/css'],
+      ['vendor/uPlot.iife.min.js', 'text/javascript'],
+      ['vendor/uPlot.min.css', 'text/css'],
+      ['snapshot.json', 'application/json'],
+    ]) {
+      const r = await get(port, prefix + path, 'Origin: http://evil.example\r\n');
+      expect(r.status, path).toBe(200);
+      expect(r.headers['content-type']).toContain(type);
+      expect(r.headers['content-security-policy']).toContain("default-src 'none'");
+      expect(r.headers['content-security-policy']).toContain("script-src 'self'");
+      expect(r.headers['x-content-type-options']).toBe('nosniff');
+      expect(r.headers['referrer-policy']).toBe('no-referrer');
+      expect(Object.keys(r.headers).filter((h) => h.startsWith('access-control-'))).toEqual([]);
+    }
+    const page = await get(port, prefix);
+    expect(page.body).toContain('<script src="vendor/uPlot.iife.min.js"></script>');
+    const snap = JSON.parse((await get(port, prefix + 'snapshot.json')).body) as { perExpert: number[] };
+    expect(snap.perExpert).toEqual([1, 1, 2]);
+  });
+
+  it('answers 404 to traversal, unknown paths and paths without the token', async () => {
+    for (const path of [
+      '/',
+      '/app.js',
+      `${prefix}../package.json`,
+      `${prefix}..%2f..%2fpackage.json`,
+      `${prefix}%2e%2e/%2e%2e/package.json`,
+      '/tok123/%2e%2e/tok123/app.js',
+      '//etc/passwd',
+      '/../../../../etc/passwd',
+      `${prefix}vendor/../app.js`,
+      `${prefix}APP.JS`,
+      `${prefix}app.js/`,
+      '/tok124/',
+      `${prefix}dashboard/page/app.js`,
+      '/etc/passwd',
+      '*',
+    ]) {
+      const r = await get(port, path);
+      expect(r.status, path).toBe(404);
+      expect(r.body).not.toContain('root:');
+      expect(r.headers['x-content-type-options']).toBe('nosniff');
+    }
+    // the query string is ignored, never used as a path
+    expect((await get(port, `${prefix}app.js?file=../../package.json`)).status).toBe(200);
+  });
+
+  it('answers only GET and HEAD', async () => {
+    const head = await get(port, prefix, '', 'HEAD');
+    expect(head.status).toBe(200);
+    expect(head.body).toBe('');
+    for (const m of ['POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH', 'TRACE', 'CONNECT']) {
+      const r = await raw(port, `${m} ${m === 'CONNECT' ? `127.0.0.1:${port}` : prefix} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+      expect(r.status, m).toBe(405);
+      expect(r.headers.allow).toBe('GET, HEAD');
+    }
+  });
+
+  it('refuses a foreign Host header (DNS rebinding)', async () => {
+    expect((await get(port, prefix, '', 'GET', `localhost:${port}`)).status).toBe(200);
+    for (const host of ['evil.example', `evil.example:${port}`, '127.0.0.1', `127.0.0.1:${port + 1}`, `localhost.evil.example:${port}`, '']) {
+      expect((await get(port, prefix, '', 'GET', host)).status, host).toBe(403);
+    }
+    const noHost = await raw(port, `GET ${prefix} HTTP/1.0\r\n\r\n`);
+    expect(noHost.status).toBe(403);
+  });
+
+  it('streams full snapshots as Server-Sent Events, keep-alives, and a done event', async () => {
+    const first = await raw(port, `GET ${prefix}events HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAccept: text/event-stream\r\n\r\n`, /: keep-alive/);
+    expect(first.headers['content-type']).toContain('text/event-stream');
+    expect(first.body).toContain('retry: 500');
+    const data = /data: (.*)\n/.exec(first.body)?.[1] ?? '';
+    expect((JSON.parse(data) as { perExpert: number[] }).perExpert).toEqual([1, 1, 2]);
+
+    const stream = raw(port, `GET ${prefix}events HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\n\r\n`);
+    await new Promise((r) => setTimeout(r, 100));
+    dashboard.updateBatch({ experts: [1], scoresQ16: [20000] });
+    await new Promise((r) => setTimeout(r, 400));
+    dashboard.finish();
+    const r = await stream; // the server ends the stream after `done`
+    const events = r.body.split('\n\n').filter((e) => e.includes('data: '));
+    const last = events[events.length - 1];
+    expect(last).toContain('event: done');
+    expect((JSON.parse(/data: (.*)/.exec(last)?.[1] ?? '') as { perExpert: number[]; state: string }).perExpert).toEqual([1, 2, 2]);
+    // a late viewer gets the final snapshot and done at once
+    const late = await raw(port, `GET ${prefix}events HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\n\r\n`);
+    expect(late.body).toContain('event: done');
+  });
+
+  it('lets many viewers come and go without keeping them', async () => {
+    const d = new ComplexityDashboard();
+    const s = await startDashboardServer(d, { token: 't', rate: 50 });
+    const sockets = Array.from({ length: 40 }, () => {
+      const c = connect(s.port, '127.0.0.1');
+      c.on('error', () => undefined);
+      c.write(`GET /t/events HTTP/1.1\r\nHost: 127.0.0.1:${s.port}\r\n\r\n`);
+      return c;
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(s.clients).toBe(40);
+    for (let i = 0; i < 20; i++) d.updateBatch({ experts: [0, 1], scoresQ16: [10, 20000] });
+    for (const c of sockets) c.destroy();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(s.clients).toBe(0);
+    await s.close();
+  });
+});
+
+describe('moe-router dashboard (the command)', () => {
+  it('prints its URL on stderr, serves 127.0.0.1 only, and ends cleanly on SIGTERM', async () => {
+    const t = tempDir();
+    try {
+      const stats = t.path('stats.json');
+      const run = spawn(process.execPath, [CLI, 'route', 'examples/corpus.txt', '--backend', 'cpu', '-q', '--out', '/dev/null', '--stats', stats], { cwd: ROOT });
+      await new Promise((r) => run.on('close', r));
+      const child = spawn(process.execPath, [CLI, 'dashboard', stats], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+      let err = '';
+      const url = await new Promise<string>((resolve) => {
+        child.stderr.on('data', (b: Buffer) => {
+          err += b.toString();
+          const m = /http:\/\/127\.0\.0\.1:(\d+)\/\S+\//.exec(err);
+          if (m) resolve(m[0]);
+        });
+      });
+      const port = Number(new URL(url).port);
+      const snap = await get(port, `${new URL(url).pathname}snapshot.json`);
+      expect((JSON.parse(snap.body) as { perExpert: number[] }).perExpert).toEqual([9, 14, 37]);
+      child.kill('SIGTERM');
+      const code = await new Promise((r) => child.on('close', (c) => r(c)));
+      expect(code).toBe(143);
+      expect(err).not.toMatch(/at .*\.js:\d+/);
+    } finally {
+      t.cleanup();
+    }
+  });
+});
