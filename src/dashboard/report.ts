@@ -100,7 +100,7 @@ export function renderReport(snapshot: DashboardSnapshot): string {
     "form-action 'none'",
   ].join('; ');
   return fillTemplate(a.template, {
-    head: `<meta http-equiv="Content-Security-Policy" content="${escapeHtml(csp)}">${styles.map((c) => `<style>${c}</style>`).join('')}`,
+    head: `<meta http-equiv="Content-Security-Policy" content="${escapeHtml(csp)}"><link rel="icon" href="data:,">${styles.map((c) => `<style>${c}</style>`).join('')}`,
     summary: summaryHtml(snapshot),
     data: `<script type="application/json" id="moe-data">${jsonForScript(snapshot)}</script>`,
     scripts: scripts.map((c) => `<script>${c}</script>`).join(''),
