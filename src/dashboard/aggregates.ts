@@ -76,6 +76,8 @@ export class Reservoir {
   /** Counts one item; returns the slot the caller must fill, or -1 when this item is not taken. */
   offer(): number {
     const i = this.seen++;
+    // the common case, once full: not this item
+    if (i !== this.next && i >= this.capacity) return -1;
     if (this.capacity === 0) return -1;
     if (i < this.capacity) {
       if (i === this.capacity - 1) this.advance(true);

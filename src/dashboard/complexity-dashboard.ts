@@ -68,6 +68,11 @@ export interface DashboardBatch {
 
 export type DashboardListener = (update: { seq: number; state: DashboardState }) => void;
 
+/** The text of a record by its global index, decoded only for the records a sample keeps. */
+interface TextSource {
+  at(index: number): string;
+}
+
 /** Per-second histograms of the recent past, for the overlay. */
 interface RecentSlot {
   second: number;
@@ -185,7 +190,7 @@ export class ComplexityDashboard implements RouteJobListener {
     if (this.state === 'waiting') this.state = 'running';
     const index = this.totals.recordsOut;
     const now = this.opts.now() - this.t0;
-    this.count(index, score, expert, confidenceQ16(score, expert, this.boundariesQ16), () => text ?? '', Math.floor(now / 1000));
+    this.count(index, score, expert, confidenceQ16(score, expert, this.boundariesQ16), { at: () => text ?? '' }, this.recentSlot(Math.floor(now / 1000)));
     this.totals.recordsIn++;
     this.totals.recordsOut++;
     this.totals.routed++;
@@ -210,9 +215,10 @@ export class ComplexityDashboard implements RouteJobListener {
     const conf = batch.confidenceQ16;
     const text = batch.text;
     const first = batch.firstIndex ?? this.totals.recordsOut;
-    const second = Math.floor(atMs / 1000);
+    const recent = this.recentSlot(Math.floor(atMs / 1000));
     let routed = 0;
     let errors = 0;
+    const texts: TextSource = { at: (index) => (text ? cutText(text.bytes, text.offsets[index - first], text.offsets[index - first + 1]) : '') };
     for (let i = 0; i < experts.length; i++) {
       const e = experts[i];
       if (e === NO_EXPERT || e >= this.numExperts) {
@@ -221,7 +227,7 @@ export class ComplexityDashboard implements RouteJobListener {
       }
       routed++;
       const s = scoresQ16[i];
-      this.count(first + i, s, e, conf ? conf[i] : confidenceQ16(s, e, this.boundariesQ16), () => (text ? cutText(text.bytes, text.offsets[i], text.offsets[i + 1]) : ''), second);
+      this.count(first + i, s, e, conf ? conf[i] : confidenceQ16(s, e, this.boundariesQ16), texts, recent);
     }
     this.totals.routed += routed;
     this.totals.errors += errors;
@@ -235,21 +241,27 @@ export class ComplexityDashboard implements RouteJobListener {
     return { routed, errors };
   }
 
-  /** Counts one routed record in every aggregate; the text is decoded only if a sample keeps it. */
-  private count(index: number, score: number, expert: number, conf: number, text: () => string, second: number): void {
+  /**
+   * Counts one routed record in every aggregate. The hot path of a million-record
+   * batch: a few array increments and comparisons; the record (and its text) is
+   * built only when a sample keeps it.
+   */
+  private count(index: number, score: number, expert: number, conf: number, text: TextSource, recent: Uint32Array): void {
     const bin = binOf(score);
     this.histogram[bin]++;
-    this.recentSlot(second)[bin]++;
+    recent[bin]++;
     this.perExpert[expert]++;
-    let rec: SampleRecord | null = null;
-    const make = (): SampleRecord => (rec ??= { index, scoreQ16: score, expert, confidenceQ16: conf, text: text() });
     const g = this.global.offer();
-    if (g >= 0) this.global.put(g, make());
     const r = this.perExpertSample[expert];
     const k = r.offer();
-    if (k >= 0) r.put(k, make());
-    if (this.most.wants(score)) this.most.add(make());
-    if (this.least.wants(score)) this.least.add(make());
+    const most = this.most.wants(score);
+    const least = this.least.wants(score);
+    if (g < 0 && k < 0 && !most && !least) return;
+    const rec: SampleRecord = { index, scoreQ16: score, expert, confidenceQ16: conf, text: text.at(index) };
+    if (g >= 0) this.global.put(g, rec);
+    if (k >= 0) r.put(k, rec);
+    if (most) this.most.add(rec);
+    if (least) this.least.add(rec);
   }
 
   private recentSlot(second: number): Uint32Array {
