@@ -6,6 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { removeTemporaryFiles } from '../sinks/atomic-file.js';
+import { BrokenPipeError } from '../sinks/stdout-sink.js';
+import { ignoreStderrErrors } from './stdio.js';
 import { INPUT_FORMATS, type InputFormat } from '../sources/record-reader.js';
 import { OUTPUT_FORMATS, type OutputFormat } from '../sinks/output-format.js';
 import { EXIT, reportError } from './cli-errors.js';
@@ -140,6 +142,9 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** Exit status of a process ended by SIGPIPE (128 + 13), as GNU filters report a reader that went away. */
+const EXIT_SIGPIPE = 141;
+
 function onSignal(signal: NodeJS.Signals, code: number): void {
   process.once(signal, () => {
     removeTemporaryFiles();
@@ -151,6 +156,9 @@ function onSignal(signal: NodeJS.Signals, code: number): void {
 export async function main(argv: string[]): Promise<number> {
   onSignal('SIGINT', 130);
   onSignal('SIGTERM', 143);
+  onSignal('SIGHUP', 129);
+  onSignal('SIGQUIT', 131);
+  ignoreStderrErrors();
   const program = buildProgram();
   try {
     await program.parseAsync(argv);
@@ -161,6 +169,8 @@ export async function main(argv: string[]): Promise<number> {
       return err.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
     }
     removeTemporaryFiles();
+    // `moe-router route big | head -1`: the reader has what it wanted; no message.
+    if (err instanceof BrokenPipeError) return EXIT_SIGPIPE;
     return reportError(err);
   }
 }

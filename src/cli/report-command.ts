@@ -3,9 +3,9 @@ import { ComplexityDashboard } from '../dashboard/complexity-dashboard.js';
 import { renderReport } from '../dashboard/report.js';
 import { classifySummary } from '../dashboard/snapshot.js';
 import { checkShardCoverage, type RunStats } from '../job/run-stats.js';
-import { CliError, warn } from './cli-errors.js';
-import { checkOutputPath, writeReportFile } from './dashboard-monitor.js';
+import { CliError, ioMessage, warn } from './cli-errors.js';
 import { readJsonFile } from './input.js';
+import { OutputPathError, OutputSet, inputIdentity, type InputIdentity } from '../sinks/output-set.js';
 
 export interface ReportOptions {
   out: string;
@@ -35,10 +35,28 @@ export async function loadRuns(files: readonly string[]): Promise<ComplexityDash
 }
 
 export async function runReport(files: string[], o: ReportOptions): Promise<number> {
-  checkOutputPath('--out', o.out, files.map((f) => ({ what: 'input', path: f })));
-  const dashboard = await loadRuns(files);
-  const snap = dashboard.snapshot();
-  await writeReportFile(o.out, renderReport(snap), '--out');
-  if (!o.quiet) process.stderr.write(`moe-router: wrote ${o.out}: ${snap.totals.recordsOut} records, ${snap.run.parts} run${snap.run.parts === 1 ? '' : 's'}\n`);
+  // the report is an output like any other: never one of the inputs, written atomically
+  const inputs: InputIdentity[] = [];
+  for (const f of files) {
+    const id = await inputIdentity(f);
+    if (id) inputs.push(id);
+  }
+  let out: OutputSet;
+  try {
+    out = await OutputSet.open([{ label: 'report', path: o.out }], inputs);
+  } catch (err) {
+    if (err instanceof OutputPathError) throw new CliError(err.message);
+    throw err;
+  }
+  try {
+    const dashboard = await loadRuns(files);
+    const snap = dashboard.snapshot();
+    await out.get(0).write(renderReport(snap));
+    await out.commit((name, err) => new CliError(`cannot write ${name}: ${ioMessage(err)}`));
+    if (!o.quiet) process.stderr.write(`moe-router: wrote ${o.out}: ${snap.totals.recordsOut} records, ${snap.run.parts} run${snap.run.parts === 1 ? '' : 's'}\n`);
+  } finally {
+    await out.abort();
+  }
   return 0;
 }
+

@@ -1,24 +1,27 @@
 /**
- * `moe-router route [INPUT|-]`: routes every record of a corpus, streaming.
- * Every input record gives exactly one output record, in input order.
+ * `moe-router route [INPUT|-]`: options in, a route job, an exit code.
+ * The work (reading, routing, writing, fallback) is the job's (src/job/route-job.ts).
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { InputError } from '../errors.js';
-import { SwitchedMoE, type Backend, type BatchRouting } from '../router/switched-moe.js';
-import { AtomicFile } from '../sinks/atomic-file.js';
-import { StreamSink } from '../sinks/stdout-sink.js';
-import { RecordFormatter, type OutputFormat } from '../sinks/output-format.js';
-import { formatFromPath, type InputFormat, type RecordBatch } from '../sources/record-reader.js';
+import { SwitchedMoE, type Backend } from '../router/switched-moe.js';
+import { OutputSet, OutputPathError, inputIdentity, stdinIdentity, type InputIdentity } from '../sinks/output-set.js';
+import { BrokenPipeError, StreamSink } from '../sinks/stdout-sink.js';
+import type { OutputFormat } from '../sinks/output-format.js';
+import type { OutputSpec } from '../sinks/batch-formatter.js';
+import type { ByteWriter } from '../sinks/byte-writer.js';
+import { formatFromPath, type InputFormat } from '../sources/record-reader.js';
 import { parseShard } from '../sources/shard-range.js';
-import { routePackedBatches, type PipelineState } from '../job/batch-pipeline.js';
-import { ioError, warn } from './cli-errors.js';
+import { inProcessBatches, runRouteJob, type FallbackState, type JobSinks } from '../job/route-job.js';
+import type { RouteJobListener } from '../job/events.js';
+import type { RunStats } from '../job/run-stats.js';
+import { CliError, ioError, ioMessage, warn } from './cli-errors.js';
 import { firstRecordIndex, openInput, readerFor } from './input.js';
 import { routerOptions, type RouterCliOptions } from './options.js';
 import { Progress } from './progress.js';
-import { shares, type RunStats } from '../job/run-stats.js';
+import { stdoutWasClosed } from './stdio.js';
 import { formatSummary } from './summary.js';
-import { RouteMonitor, type DashboardCliOptions } from './dashboard-monitor.js';
+import { RouteMonitor, dashboardOutputs, type DashboardCliOptions } from './dashboard-monitor.js';
 
 export interface RouteCommandOptions extends RouterCliOptions, DashboardCliOptions {
   format?: InputFormat;
@@ -40,268 +43,127 @@ export interface RouteCommandOptions extends RouterCliOptions, DashboardCliOptio
 /** Hidden test hook: lose the GPU device after N GPU batches (needs SwitchedMoE.loseDeviceForTesting). */
 export const LOSE_DEVICE_ENV = 'MOE_ROUTER_TEST_LOSE_DEVICE_AFTER_BATCHES';
 
-interface Output {
-  write(text: string): Promise<void>;
-  commit(): Promise<void>;
-  abort(): Promise<void>;
-}
-
-function outputFor(path: string | undefined, file: AtomicFile | null): Output {
-  if (file) {
-    return {
-      write: (t) => file.write(t).catch((err: unknown) => Promise.reject(ioError('write output', file.path, err))),
-      commit: () => file.commit().catch((err: unknown) => Promise.reject(ioError('write output', file.path, err))),
-      abort: () => file.abort(),
-    };
-  }
-  const sink = new StreamSink(process.stdout);
-  return {
-    write: (t) => sink.write(t).catch((err: unknown) => Promise.reject(ioError('write output', path === undefined || path === '-' ? 'stdout' : path, err))),
-    commit: () => sink.flush().catch((err: unknown) => Promise.reject(ioError('write output', 'stdout', err))),
-    abort: () => sink.flush().catch(() => undefined),
-  };
-}
-
 const SHARD_EXT: Record<InputFormat, string> = { lines: 'txt', jsonl: 'jsonl', csv: 'csv', tsv: 'tsv' };
 
+const toStdout = (o: RouteCommandOptions): boolean => o.out === undefined || o.out === '-';
+
+/** Every file the run will write, with the label its messages use. */
+function plannedOutputs(o: RouteCommandOptions, numExperts: number, format: InputFormat): { label: string; path: string }[] {
+  const outputs: { label: string; path: string }[] = [];
+  if (!toStdout(o)) outputs.push({ label: 'output', path: o.out as string });
+  if (o.stats !== undefined) outputs.push({ label: 'stats file', path: o.stats });
+  if (o.shards !== undefined) {
+    for (let e = 0; e < numExperts; e++) outputs.push({ label: 'shard file', path: join(o.shards, `expert-${e}.${SHARD_EXT[format]}`) });
+  }
+  outputs.push(...dashboardOutputs(o)); // --report, --snapshot: last
+  return outputs;
+}
+
+/** Wraps a writer so that its failures name the file ("cannot write shard x: no space left on device", exit 2). */
+function named(writer: ByteWriter, what: string, path: string): ByteWriter {
+  return { write: (d) => writer.write(d).catch((err: unknown) => Promise.reject(err instanceof BrokenPipeError ? err : ioError(what, path, err))) };
+}
+
 export async function runRoute(input: string | undefined, o: RouteCommandOptions): Promise<number> {
-  const t0 = performance.now();
   const format = o.format ?? formatFromPath(input);
   const outputFormat: OutputFormat = o.outputFormat ?? 'jsonl';
   const shardSpec = o.shard !== undefined ? parseShard(o.shard) : undefined;
   const routerOpts = await routerOptions(o);
-  const opened = await openInput(input, shardSpec, format === 'csv' || format === 'tsv');
+  if (toStdout(o) && stdoutWasClosed()) throw new CliError('stdout is closed (or is /dev/null opened read-write, as a closed descriptor or Python\'s subprocess.DEVNULL gives): every record would be lost; give --out FILE, or --out /dev/null to discard the output on purpose');
 
-  const toClose: Output[] = [];
-  const shardFiles: AtomicFile[] = [];
-  let statsFile: AtomicFile | null = null;
-  let moe: SwitchedMoE | null = null;
+  // Paths are checked, and every output opened, before the first record is read.
+  const moe = new SwitchedMoE({ ...routerOpts, ...(o.backend ? { backend: o.backend } : {}), onWarning: warn });
+  let files: OutputSet | null = null;
   let monitor: RouteMonitor | null = null;
-  const progress = Progress.create(!o.quiet && o.progress !== false, opened.size);
   try {
-    let outFile: AtomicFile | null = null;
-    if (o.out !== undefined && o.out !== '-') {
-      try {
-        outFile = await AtomicFile.open(o.out);
-      } catch (err) {
-        throw ioError('write output', o.out, err);
-      }
-    }
-    const out = outputFor(o.out, outFile);
-    toClose.push(out);
-    moe = new SwitchedMoE({ ...routerOpts, ...(o.backend ? { backend: o.backend } : {}), onWarning: warn });
-    const numExperts = moe.numExperts;
-    // dashboard hook (1/4): --dashboard/--report/--snapshot, a listener of the run's events
-    monitor = await RouteMonitor.open(o, { input, out: o.out, stats: o.stats });
-    monitor?.onStart({ input: opened.name, format, inputSize: opened.size, numExperts, boundaries: [...moe.config.boundaries], expertDescriptions: Object.values(moe.config.expertDescriptions), backend: o.backend ?? 'auto', startedAt: Date.now() });
+    const inputs: InputIdentity[] = [];
+    const id = input === undefined || input === '-' ? stdinIdentity() : await inputIdentity(input);
+    if (id) inputs.push(id);
     if (o.shards !== undefined) {
-      const dir = o.shards;
-      try {
-        await mkdir(dir, { recursive: true });
-        for (let e = 0; e < numExperts; e++) shardFiles.push(await AtomicFile.open(join(dir, `expert-${e}.${SHARD_EXT[format]}`)));
-      } catch (err) {
-        throw ioError('write shards in', dir, err);
-      }
+      await mkdir(o.shards, { recursive: true }).catch((err: unknown) => Promise.reject(ioError('write shards in', o.shards as string, err)));
     }
-    if (o.stats !== undefined) {
-      try {
-        statsFile = await AtomicFile.open(o.stats);
-      } catch (err) {
-        throw ioError('write stats', o.stats, err);
-      }
+    const outputs = plannedOutputs(o, moe.numExperts, format);
+    try {
+      files = await OutputSet.open(outputs, inputs);
+    } catch (err) {
+      if (err instanceof OutputPathError) throw new CliError(err.message);
+      throw err;
     }
-
+    const opened = await openInput(input, shardSpec, format === 'csv' || format === 'tsv');
     const reader = readerFor(opened, format, o, o.shards !== undefined);
-    const formatter = new RecordFormatter({ format: outputFormat, includeText: o.includeText ?? false, errorColumn: o.onError === 'skip' });
-    const header = formatter.header();
-    if (header) await out.write(header);
 
-    const perExpert = new Array<number>(numExperts).fill(0);
-    let recordsIn = 0;
-    let recordsOut = 0;
-    let errors = 0;
-    let bytes = 0;
-    const backends = new Set<string>();
-    const adapters = new Set<string>();
-    const state: PipelineState = { cpuFallbackBatches: 0, deviceLost: false };
+    let at = 0;
+    const stdout = toStdout(o) ? new StreamSink(process.stdout) : null;
+    const output: ByteWriter = stdout ? named(stdout, 'write output', 'stdout') : named(files.get(at++), 'write output', o.out as string);
+    const statsFile = o.stats !== undefined ? files.get(at++) : null;
+    const sinks: JobSinks = { output };
+    if (o.shards !== undefined) {
+      const writers = outputs.filter((p) => p.label === 'shard file').map((p) => named(files!.get(at++), 'write shard', p.path));
+      sinks.shards = { writers, header: () => reader.headerRaw };
+    }
+    const spec: OutputSpec = {
+      format: outputFormat,
+      includeText: o.includeText ?? false,
+      errorColumn: o.onError === 'skip',
+      shards: o.shards !== undefined ? moe.numExperts : 0,
+      rawShards: format !== 'lines',
+    };
+
+    const listeners: RouteJobListener[] = [];
+    // dashboard hook: --dashboard/--report/--snapshot listen to the job; their files are the set's last
+    monitor = await RouteMonitor.open(o, dashboardOutputs(o).map(() => files!.get(at++)));
+    if (monitor) listeners.push(monitor);
+    const progress = Progress.create(!o.quiet && o.progress !== false, opened.size);
+    if (progress) listeners.push({ onBatch: (e) => progress.update(e.totals.bytes, e.totals.recordsIn), onEnd: () => progress.done() });
+
     const loseAfter = Number(process.env[LOSE_DEVICE_ENV] ?? '0');
-    const shardHeaderWritten = new Array<boolean>(numExperts).fill(false);
-    const writeShardHeaders = async (): Promise<void> => {
-      if (!reader.headerRaw) return;
-      for (let e = 0; e < numExperts; e++) {
-        if (shardHeaderWritten[e]) continue;
-        shardHeaderWritten[e] = true;
-        await shardFiles[e].write(Buffer.concat([reader.headerRaw, Buffer.from('\n')]));
-      }
-    };
-
-    const stats = (complete: boolean): RunStats => {
-      const routed = perExpert.reduce((a, b) => a + b, 0);
-      const seconds = (performance.now() - t0) / 1000;
-      return {
-        version: 1,
-        input: opened.name,
-        format,
-        recordsIn,
-        recordsOut,
-        routed,
-        errors,
-        bytes,
-        numExperts,
-        boundaries: [...moe!.config.boundaries],
-        perExpert,
-        shares: shares(perExpert, routed),
-        backend: backends.size ? [...backends].join('+') : o.backend === 'cpu' ? 'cpu' : 'none',
-        adapter: adapters.size ? [...adapters].join('; ') : '(nothing routed)',
-        cpuFallbackBatches: state.cpuFallbackBatches,
-        seconds,
-        mbPerSecond: seconds > 0 ? bytes / 1e6 / seconds : 0,
-        maxRssBytes: process.resourceUsage().maxRSS * 1024,
-        complete,
-        ...(opened.range && shardSpec
-          ? { shard: { index: shardSpec.index, count: shardSpec.count, startByte: opened.range.start, endByte: opened.range.end, firstIndex: firstRecordIndex(opened, format) } }
-          : {}),
-      };
-    };
-
-    const batches = routePackedBatches(moe, reader.batches(opened.source), {
+    const state: FallbackState = { cpuFallbackBatches: 0, deviceLost: false };
+    const batches = inProcessBatches(moe, reader.batches(opened.source), {
       ...(o.backend ? { backend: o.backend } : {}),
       onWarning: warn,
-      ...(loseAfter > 0
-        ? {
-            afterGpuBatch: async (done: number) => {
-              if (done !== loseAfter || !moe) return;
-              await moe.loseDeviceForTesting();
-            },
-          }
-        : {}),
-    }, state);
-
-    let failure: InputError | null = null;
-    for await (const { batch, routing } of batches) {
-      const batchStart = performance.now();
-      bytes += batch.inputBytes;
-      if (routing) {
-        backends.add(routing.backend);
-        adapters.add(routing.adapter);
-      }
-      const upTo = o.onError === 'fail' && batch.errors.length > 0 ? batch.errors[0].local : batch.count;
-      // rendered in slices so the temporary strings die young (peak memory stays low)
-      for (let from = 0; from < upTo; from += RENDER_SLICE) {
-        await out.write(renderBatch(batch, routing, formatter, from, Math.min(upTo, from + RENDER_SLICE), perExpert, o.includeText ?? false));
-      }
-      if (shardFiles.length > 0) {
-        await writeShardHeaders();
-        await writeShards(batch, routing, format, shardFiles, upTo);
-      }
-      errors += batch.errors.filter((e) => e.local < upTo).length;
-      recordsOut += upTo;
-      recordsIn += upTo;
-      // dashboard hook (2/4)
-      monitor?.onBatch(monitor.batchEvent(batch, routing, upTo, state.deviceLost, performance.now() - batchStart, { recordsIn, recordsOut, routed: recordsOut - errors, errors, bytes, elapsedMs: performance.now() - t0 }));
-      if (upTo < batch.count) {
-        // the bad record was read but stops the run: not written
-        recordsIn++;
-        const e = batch.errors[0];
-        errors++;
-        failure = new InputError(opened.name, e.line, `${e.message} (record ${batch.firstIndex + e.local}; --on-error skip writes an error record and goes on)`);
-        break;
-      }
-      progress?.update(bytes, recordsIn);
-    }
+      ...(loseAfter > 0 ? { afterGpuBatch: async (done: number) => (done === loseAfter ? moe.loseDeviceForTesting() : undefined) } : {}),
+      spec,
+      onError: o.onError,
+      keepText: listeners.length > 0,
+      state,
+    });
+    const { stats, failure } = await runRouteJob({
+      moe,
+      input: {
+        name: opened.name,
+        format,
+        size: opened.size,
+        statsExtra: (): Partial<RunStats> =>
+          opened.range && shardSpec
+            ? { shard: { index: shardSpec.index, count: shardSpec.count, startByte: opened.range.start, endByte: opened.range.end, firstIndex: firstRecordIndex(opened, format) } }
+            : {},
+      },
+      batches,
+      spec,
+      sinks,
+      listeners,
+      fallbackBatches: () => state.cpuFallbackBatches,
+    });
     progress?.done();
     if (failure) {
-      if (!o.quiet) process.stderr.write(formatSummary(stats(false)));
-      // dashboard hook (3/4)
-      monitor?.onEnd(stats(false));
       await monitor?.finish();
+      // stdout is a stream, not a file to commit: the records before the bad one are delivered.
+      if (stdout) await stdout.flush().catch(() => undefined);
+      if (!o.quiet) process.stderr.write(formatSummary(stats));
       throw failure;
     }
-    if (shardFiles.length > 0) await writeShardHeaders();
-    await out.commit();
-    toClose.length = 0;
-    for (const f of shardFiles) await f.commit().catch((err: unknown) => Promise.reject(ioError('write shard', f.path, err)));
-    shardFiles.length = 0;
-    const final = stats(true);
-    if (statsFile) {
-      await statsFile.write(JSON.stringify(final, null, 2) + '\n');
-      await statsFile.commit().catch((err: unknown) => Promise.reject(ioError('write stats', o.stats ?? '', err)));
-      statsFile = null;
-    }
-    if (!o.quiet) process.stderr.write(formatSummary(final));
-    // dashboard hook (4/4)
-    monitor?.onEnd(final);
+    if (stdout) await stdout.flush().catch((err: unknown) => Promise.reject(err instanceof BrokenPipeError ? err : ioError('write output', 'stdout', err)));
+    if (statsFile) await statsFile.write(JSON.stringify(stats, null, 2) + '\n');
+    await monitor?.writeFiles();
+    await files.commit((name, err) => new CliError(`cannot write ${name}: ${ioMessage(err)}`));
+    files = null;
+    if (!o.quiet) process.stderr.write(formatSummary(stats));
     await monitor?.finish();
     return 0;
   } finally {
-    progress?.done();
-    for (const c of toClose) await c.abort();
-    for (const f of shardFiles) await f.abort();
-    if (statsFile) await statsFile.abort();
-    if (moe) await moe.dispose();
+    if (files) await files.abort();
+    await moe.dispose();
     await monitor?.abort();
   }
-}
-
-const decoder = new TextDecoder();
-
-function textOf(batch: RecordBatch, i: number): string {
-  const { bytes, offsets } = batch.text;
-  return decoder.decode(bytes.subarray(offsets[i], offsets[i + 1]));
-}
-
-const RENDER_SLICE = 4096;
-
-function renderBatch(
-  batch: RecordBatch,
-  routing: BatchRouting | null,
-  f: RecordFormatter,
-  from: number,
-  upTo: number,
-  perExpert: number[],
-  includeText: boolean,
-): string {
-  let out = '';
-  let nextErr = 0;
-  while (nextErr < batch.errors.length && batch.errors[nextErr].local < from) nextErr++;
-  for (let i = from; i < upTo; i++) {
-    const index = batch.firstIndex + i;
-    if (nextErr < batch.errors.length && batch.errors[nextErr].local === i) {
-      out += f.error(index, `line ${batch.errors[nextErr].line}: ${batch.errors[nextErr].message}`);
-      nextErr++;
-      continue;
-    }
-    if (!routing) throw new Error('a batch with records was not routed');
-    const expert = routing.experts[i];
-    perExpert[expert]++;
-    out += f.record(index, expert, routing.scoresQ16[i], routing.confidenceQ16[i], includeText ? textOf(batch, i) : undefined);
-  }
-  return out;
-}
-
-/** Appends each routed record, unchanged, to its expert's file (error records are not written). */
-async function writeShards(batch: RecordBatch, routing: BatchRouting | null, format: InputFormat, files: AtomicFile[], upTo: number): Promise<void> {
-  if (!routing) return;
-  const src = format === 'lines' ? batch.text : (batch.raw ?? batch.text);
-  const n = files.length;
-  const sizes = new Array<number>(n).fill(0);
-  const isErr = new Uint8Array(upTo);
-  for (const e of batch.errors) if (e.local < upTo) isErr[e.local] = 1;
-  for (let i = 0; i < upTo; i++) {
-    if (isErr[i]) continue;
-    sizes[routing.experts[i]] += src.offsets[i + 1] - src.offsets[i] + 1;
-  }
-  const bufs = sizes.map((s) => Buffer.allocUnsafe(s));
-  const at = new Array<number>(n).fill(0);
-  for (let i = 0; i < upTo; i++) {
-    if (isErr[i]) continue;
-    const e = routing.experts[i];
-    const s = src.offsets[i];
-    const len = src.offsets[i + 1] - s;
-    bufs[e].set(src.bytes.subarray(s, s + len), at[e]);
-    at[e] += len;
-    bufs[e][at[e]++] = 10;
-  }
-  for (let e = 0; e < n; e++) if (sizes[e] > 0) await files[e].write(bufs[e]);
 }
 

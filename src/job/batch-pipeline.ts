@@ -4,24 +4,16 @@
  * (memory stays bounded). If the GPU device is lost, the batch that failed
  * and every later one are routed on the CPU (same bits), with one warning.
  */
-import { DeviceLostError } from '../errors.js';
 import type { PackedBatch } from '../model/packed-batch.js';
-import type { Backend, BatchRouting, SwitchedMoE } from '../router/switched-moe.js';
+import type { BatchRouting, SwitchedMoE } from '../router/switched-moe.js';
+import { routeWithFallback, type FallbackState, type RoutingPolicy } from './route-job.js';
 
-export interface PipelineOptions {
-  backend?: Backend;
+export interface PipelineOptions extends RoutingPolicy {
   /** Batches routed or waiting ahead of the consumer (default 2). */
   inFlight?: number;
-  onWarning?: (message: string) => void;
-  /** Test hook: called after each GPU batch with the number of GPU batches done. */
-  afterGpuBatch?: (done: number) => Promise<void> | void;
 }
 
-export interface PipelineState {
-  /** Batches routed on the CPU because the device was lost. */
-  cpuFallbackBatches: number;
-  deviceLost: boolean;
-}
+export type PipelineState = FallbackState;
 
 export async function* routePackedBatches<T extends { text: PackedBatch; count: number }>(
   moe: SwitchedMoE,
@@ -30,25 +22,8 @@ export async function* routePackedBatches<T extends { text: PackedBatch; count: 
   state: PipelineState = { cpuFallbackBatches: 0, deviceLost: false },
 ): AsyncGenerator<{ batch: T; routing: BatchRouting | null }> {
   const inFlight = Math.max(1, options.inFlight ?? 2);
-  let gpuBatches = 0;
-  const routeOne = async (batch: T): Promise<BatchRouting | null> => {
-    if (batch.count === 0) return null;
-    if (state.deviceLost) {
-      state.cpuFallbackBatches++;
-      return moe.routeBatch(batch.text, { backend: 'cpu' });
-    }
-    try {
-      const r = await moe.routeBatch(batch.text, options.backend ? { backend: options.backend } : {});
-      if (r.backend === 'gpu' && options.afterGpuBatch) await options.afterGpuBatch(++gpuBatches);
-      return r;
-    } catch (err) {
-      if (!(err instanceof DeviceLostError)) throw err;
-      state.deviceLost = true;
-      options.onWarning?.(`${err.message}; this batch and all later ones are routed on the CPU (identical results)`);
-      state.cpuFallbackBatches++;
-      return moe.routeBatch(batch.text, { backend: 'cpu' });
-    }
-  };
+  const route = routeWithFallback(moe, options, state);
+  const routeOne = async (batch: T): Promise<BatchRouting | null> => (batch.count === 0 ? null : route(batch.text));
   // GPU work is serialised (one batch on the device at a time); reading overlaps it.
   let chain: Promise<unknown> = Promise.resolve();
   const queue: { batch: T; routing: Promise<BatchRouting | null> }[] = [];

@@ -16,6 +16,7 @@ import type { Backend, BatchRouting, SwitchedMoE } from '../router/switched-moe.
 import { PackedBuilder } from '../sources/packed-builder.js';
 import type { PackedBatch } from '../model/packed-batch.js';
 import { routePackedBatches } from './batch-pipeline.js';
+import { routeWithFallback } from './route-job.js';
 
 export interface RoutedRecord {
   /** 0-based position of the record in the stream. */
@@ -118,6 +119,7 @@ class RouteStream extends Transform {
   private inflight: Promise<void> = Promise.resolve();
   private failure: Error | null = null;
   private waiters: (() => void)[] = [];
+  private readonly route: (batch: PackedBatch) => Promise<BatchRouting>;
 
   constructor(
     private readonly moe: SwitchedMoE,
@@ -126,6 +128,7 @@ class RouteStream extends Transform {
     super({ objectMode: true, highWaterMark: options.highWaterMark ?? 1024 });
     this.batcher = new Batcher(options.batchRecords ?? 4096, options.batchBytes ?? 4 << 20);
     this.includeText = options.includeText ?? false;
+    this.route = routeWithFallback(moe, options.backend ? { backend: options.backend } : {}, { cpuFallbackBatches: 0, deviceLost: false });
   }
 
   override _read(size: number): void {
@@ -148,7 +151,7 @@ class RouteStream extends Transform {
     this.next += count;
     const previous = this.inflight;
     const p = previous.then(async () => {
-      const r = await this.moe.routeBatch(batch, this.options.backend ? { backend: this.options.backend } : {});
+      const r = await this.route(batch);
       for (const rec of results(batch, r, first, this.includeText)) this.push(rec);
     });
     p.catch((err: unknown) => {

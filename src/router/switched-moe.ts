@@ -68,6 +68,8 @@ export interface BatchRouting {
   backend: 'gpu' | 'cpu';
   /** Human-readable adapter (or "CPU reference (JavaScript)"). */
   adapter: string;
+  /** True when 'auto' routed this batch on the CPU because the GPU device had been lost. */
+  fallback?: boolean;
   timings: BatchTimings;
 }
 
@@ -156,6 +158,11 @@ export class SwitchedMoE {
 
   get numExperts(): number {
     return this.config.numExperts;
+  }
+
+  /** The default backend of routeBatch, as configured ('auto', 'gpu', 'cpu', ...). */
+  get backendName(): Backend {
+    return this.backend;
   }
 
   // ---- single strings (CPU reference, synchronous) ------------------------
@@ -269,6 +276,7 @@ export class SwitchedMoE {
       const gpu = await this.acquireGpu(backend);
       if (!gpu) {
         result = this.routeCpu(batch, includeStats, packMs, t0);
+        if (this.gpuFailed instanceof DeviceLostError) result.fallback = true;
       } else {
         try {
           const t1 = performance.now();
@@ -286,6 +294,7 @@ export class SwitchedMoE {
           this.gpuFailed = err;
           this.warn(`${err.message}; routing on the CPU from now on`);
           result = this.routeCpu(batch, includeStats, packMs, t0);
+          result.fallback = true;
         }
       }
     }

@@ -27,6 +27,7 @@ export class AtomicFile {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private done = false;
+  private prepared = false;
 
   private constructor(
     readonly path: string,
@@ -36,7 +37,12 @@ export class AtomicFile {
     private readonly bufferBytes: number,
   ) {}
 
-  static async open(path: string, bufferBytes = 1 << 20): Promise<AtomicFile> {
+  /**
+   * `keepMode`: permission bits to give the new file (an existing file's, so
+   * that replacing it keeps them); null or absent: the umask's default.
+   */
+  static async open(path: string, options: { bufferBytes?: number; keepMode?: number | null } = {}): Promise<AtomicFile> {
+    const bufferBytes = options.bufferBytes ?? 1 << 20;
     const existing = await stat(path).catch(() => null);
     if (existing && !existing.isFile() && !existing.isDirectory()) {
       return new AtomicFile(path, null, await open(path, 'w'), bufferBytes);
@@ -45,6 +51,8 @@ export class AtomicFile {
     const fh = await open(tmpPath, 'wx');
     const f = new AtomicFile(path, tmpPath, fh, bufferBytes);
     live.add(f);
+    const mode = options.keepMode ?? (existing?.isFile() ? existing.mode & 0o7777 : null);
+    if (mode !== null) await fh.chmod(mode).catch(() => undefined);
     return f;
   }
 
@@ -68,18 +76,28 @@ export class AtomicFile {
     }
   }
 
-  /** Flushes, fsyncs, closes and renames onto the final path. */
-  async commit(): Promise<void> {
-    if (this.done) return;
-    this.done = true;
+  /** Flushes, fsyncs and closes, without renaming yet (see OutputSet: all files are prepared before any is renamed). */
+  async prepare(): Promise<void> {
+    if (this.prepared || this.done) return;
     try {
       await this.flush();
-      if (this.tmpPath === null) {
-        await this.fh.close();
-        return;
-      }
-      await this.fh.sync();
+      if (this.tmpPath !== null) await this.fh.sync();
       await this.fh.close();
+      this.prepared = true;
+    } catch (err) {
+      this.done = true;
+      await this.abortQuietly();
+      throw err;
+    }
+  }
+
+  /** Prepares (if not done yet) and renames onto the final path. */
+  async commit(): Promise<void> {
+    if (this.done) return;
+    await this.prepare();
+    this.done = true;
+    if (this.tmpPath === null) return;
+    try {
       await rename(this.tmpPath, this.path);
       live.delete(this);
     } catch (err) {
@@ -97,7 +115,7 @@ export class AtomicFile {
 
   private async abortQuietly(): Promise<void> {
     live.delete(this);
-    await this.fh.close().catch(() => undefined);
+    if (!this.prepared) await this.fh.close().catch(() => undefined);
     if (this.tmpPath) await unlink(this.tmpPath).catch(() => undefined);
   }
 }

@@ -1,36 +1,51 @@
 /**
  * Buffered writer to a Node Writable (stdout) that waits for 'drain', so a
- * slow consumer (a pipe) slows the run down instead of filling memory.
+ * slow consumer (a pipe) slows the run down instead of filling memory. A
+ * reader that went away (EPIPE) is a BrokenPipeError: the CLI then ends as
+ * GNU filters do when their reader closes the pipe, quietly.
  */
 import type { Writable } from 'node:stream';
 
+/** The reader of our output closed the pipe (`| head -1`). */
+export class BrokenPipeError extends Error {
+  constructor() {
+    super('broken pipe');
+    this.name = 'BrokenPipeError';
+  }
+}
+
+const asBrokenPipe = (err: Error): Error => ((err as NodeJS.ErrnoException).code === 'EPIPE' ? new BrokenPipeError() : err);
+
 export class StreamSink {
-  private pending: string[] = [];
-  private pendingChars = 0;
+  private pending: (string | Uint8Array)[] = [];
+  private pendingBytes = 0;
   private failure: Error | null = null;
 
   constructor(
     private readonly out: Writable,
-    private readonly bufferChars = 1 << 20,
+    private readonly bufferBytes = 1 << 20,
   ) {
     out.on('error', (err: Error) => {
-      this.failure = err;
+      this.failure = asBrokenPipe(err);
     });
   }
 
-  async write(data: string): Promise<void> {
+  async write(data: string | Uint8Array): Promise<void> {
     this.pending.push(data);
-    this.pendingChars += data.length;
-    if (this.pendingChars >= this.bufferChars) await this.flush();
+    this.pendingBytes += data.length;
+    if (this.pendingBytes >= this.bufferBytes) await this.flush();
   }
 
   async flush(): Promise<void> {
     if (this.failure) throw this.failure;
-    if (this.pendingChars === 0) return;
-    const text = this.pending.join('');
+    if (this.pendingBytes === 0) return;
+    const parts = this.pending;
     this.pending = [];
-    this.pendingChars = 0;
-    if (!this.out.write(text)) {
+    this.pendingBytes = 0;
+    const chunk = parts.every((p) => typeof p === 'string')
+      ? (parts as string[]).join('')
+      : Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : p)));
+    if (!this.out.write(chunk)) {
       await new Promise<void>((resolve, reject) => {
         const onDrain = (): void => {
           this.out.off('error', onError);
@@ -38,7 +53,7 @@ export class StreamSink {
         };
         const onError = (err: Error): void => {
           this.out.off('drain', onDrain);
-          reject(err);
+          reject(asBrokenPipe(err));
         };
         this.out.once('drain', onDrain);
         this.out.once('error', onError);

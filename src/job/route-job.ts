@@ -1,0 +1,280 @@
+/**
+ * The route job: source -> batches -> backend -> formatter -> sinks, with events.
+ *
+ * Two producers give the job formatted batches in input order:
+ * - in process (inProcessBatches): record batches from a source are routed on
+ *   the main thread's backend (the GPU, or the CPU) at most `inFlight` ahead,
+ *   and formatted here;
+ * - in workers (src/job/parallel/): each worker parses, routes and formats
+ *   its own chunks of the input.
+ * Every record read gives one output record, unless a bad record stops the
+ * run (`onError: 'fail'`): then the records before it are written and the job
+ * reports the failure. Backend choice and device-loss fallback live in
+ * routeWithFallback, which the streaming API uses too.
+ */
+import { DeviceLostError, InputError } from '../errors.js';
+import type { Backend, BatchRouting, SwitchedMoE } from '../router/switched-moe.js';
+import type { PackedBatch } from '../model/packed-batch.js';
+import type { RecordBatch } from '../sources/record-reader.js';
+import { outputHeader, type OutputSpec } from '../sinks/batch-formatter.js';
+import type { ByteWriter } from '../sinks/byte-writer.js';
+import { NO_EXPERT, type BatchEvent, type RouteJobListener } from './events.js';
+import { toFormattedBatch, type FormattedBatch } from './formatted-batch.js';
+import { shares, type RunStats } from './run-stats.js';
+
+export interface FallbackState {
+  /** Batches routed on the CPU because the GPU device was lost. */
+  cpuFallbackBatches: number;
+  deviceLost: boolean;
+}
+
+export interface RoutingPolicy {
+  backend?: Backend;
+  onWarning?: (message: string) => void;
+  /** Test hook: called after each GPU batch with the number of GPU batches done. */
+  afterGpuBatch?: (done: number) => Promise<void> | void;
+}
+
+/**
+ * Routes one batch on the chosen backend. If the GPU device is lost (with
+ * 'auto' or 'gpu'), this batch and every later one go to the CPU, which gives
+ * the same bits, with one warning; `state` counts those batches.
+ */
+export function routeWithFallback(moe: SwitchedMoE, policy: RoutingPolicy, state: FallbackState): (batch: PackedBatch) => Promise<BatchRouting> {
+  let gpuBatches = 0;
+  return async (batch) => {
+    if (state.deviceLost) {
+      state.cpuFallbackBatches++;
+      return moe.routeBatch(batch, { backend: 'cpu' });
+    }
+    try {
+      const r = await moe.routeBatch(batch, policy.backend ? { backend: policy.backend } : {});
+      if (r.fallback) {
+        // 'auto' met the loss inside routeBatch (and warned): from now on the CPU.
+        state.deviceLost = true;
+        state.cpuFallbackBatches++;
+      } else if (r.backend === 'gpu' && policy.afterGpuBatch) {
+        await policy.afterGpuBatch(++gpuBatches);
+      }
+      return r;
+    } catch (err) {
+      if (!(err instanceof DeviceLostError)) throw err;
+      state.deviceLost = true;
+      policy.onWarning?.(`${err.message}; this batch and all later ones are routed on the CPU (identical results)`);
+      state.cpuFallbackBatches++;
+      return moe.routeBatch(batch, { backend: 'cpu' });
+    }
+  };
+}
+
+export interface JobInput {
+  /** Name for messages and stats ("stdin" for -). */
+  name: string;
+  format: string;
+  /** Bytes to read when known (progress). */
+  size: number | null;
+  /** Extra fields for the stats (shard part, input identity, ...). */
+  statsExtra?: () => Partial<RunStats>;
+}
+
+export interface JobSinks {
+  /** The output records (after a header for csv/tsv). */
+  output: ByteWriter;
+  /** With --shards: one writer per expert, and the input's header line (csv/tsv) once known. */
+  shards?: { writers: readonly ByteWriter[]; header: () => Uint8Array | null };
+}
+
+export interface RouteJobOptions {
+  moe: SwitchedMoE;
+  input: JobInput;
+  /** Formatted batches in input order (inProcessBatches or the worker pool). */
+  batches: AsyncIterable<FormattedBatch>;
+  spec: OutputSpec;
+  sinks: JobSinks;
+  listeners?: readonly RouteJobListener[];
+  /** Fallback batches so far (the producer's FallbackState). */
+  fallbackBatches: () => number;
+}
+
+export interface RouteJobResult {
+  stats: RunStats;
+  /** The bad record that stopped the run (onError 'fail'), or null. */
+  failure: InputError | null;
+}
+
+/**
+ * Record batches routed on the main thread, `inFlight` ahead of the writer,
+ * one at a time on the device, then formatted. When the consumer stops early
+ * (a failure, a broken pipe), routing still in flight settles before the
+ * generator returns, so the device can be released at once.
+ */
+export async function* inProcessBatches(
+  moe: SwitchedMoE,
+  batches: AsyncIterable<RecordBatch>,
+  o: RoutingPolicy & { spec: OutputSpec; onError: 'fail' | 'skip'; keepText: boolean; inFlight?: number; state: FallbackState },
+): AsyncGenerator<FormattedBatch> {
+  const route = routeWithFallback(moe, o, o.state);
+  interface InFlight {
+    batch: RecordBatch;
+    routing: Promise<{ r: BatchRouting; ms: number; fallback: boolean } | null>;
+  }
+  const queue: InFlight[] = [];
+  let chain: Promise<unknown> = Promise.resolve();
+  const start = (batch: RecordBatch): InFlight => {
+    const p = chain.then(async () => {
+      if (batch.count === 0 || batch.errors.length === batch.count) return null;
+      const t0 = performance.now();
+      const before = o.state.cpuFallbackBatches;
+      const r = await route(batch.text);
+      return { r, ms: performance.now() - t0, fallback: o.state.cpuFallbackBatches > before };
+    });
+    chain = p.catch(() => undefined);
+    p.catch(() => undefined); // awaited (and thrown) in order below
+    return { batch, routing: p };
+  };
+  const finish = async (job: InFlight): Promise<FormattedBatch> => {
+    const routed = await job.routing;
+    return toFormattedBatch(
+      job.batch,
+      routed ? { ...routed.r, backend: routed.r.backend, adapter: routed.r.adapter, fallback: routed.fallback, routeMs: routed.ms } : null,
+      o.spec,
+      o.onError,
+      o.keepText,
+    );
+  };
+  const inFlight = Math.max(1, o.inFlight ?? 2);
+  try {
+    for await (const batch of batches) {
+      queue.push(start(batch));
+      while (queue.length >= inFlight) yield await finish(queue.shift() as InFlight);
+    }
+    while (queue.length > 0) yield await finish(queue.shift() as InFlight);
+  } finally {
+    await Promise.allSettled(queue.map((j) => j.routing));
+  }
+}
+
+/**
+ * Runs the job to its end: writes every batch in order, tallies, tells the
+ * listeners. Sinks are written but not committed (the caller commits its
+ * files, all or nothing). Stopping early closes the producer, which settles
+ * its work in flight.
+ */
+export async function runRouteJob(o: RouteJobOptions): Promise<RouteJobResult> {
+  const t0 = performance.now();
+  const moe = o.moe;
+  const listeners = o.listeners ?? [];
+  const numExperts = moe.numExperts;
+  const totals = { recordsIn: 0, recordsOut: 0, routed: 0, errors: 0, bytes: 0, elapsedMs: 0 };
+  const perExpert = new Array<number>(numExperts).fill(0);
+  const backends = new Set<string>();
+  const adapters = new Set<string>();
+
+  for (const l of listeners) {
+    l.onStart?.({
+      input: o.input.name,
+      format: o.input.format,
+      inputSize: o.input.size,
+      numExperts,
+      boundaries: [...moe.config.boundaries],
+      expertDescriptions: Array.from({ length: numExperts }, (_, e) => moe.config.expertDescriptions[e]),
+      backend: moe.backendName,
+      startedAt: Date.now(),
+    });
+  }
+
+  const stats = (complete: boolean): RunStats => {
+    const seconds = (performance.now() - t0) / 1000;
+    return {
+      version: 1,
+      input: o.input.name,
+      format: o.input.format,
+      recordsIn: totals.recordsIn,
+      recordsOut: totals.recordsOut,
+      routed: totals.routed,
+      errors: totals.errors,
+      bytes: totals.bytes,
+      numExperts,
+      boundaries: [...moe.config.boundaries],
+      perExpert: [...perExpert],
+      shares: shares(perExpert, totals.routed),
+      backend: backends.size ? [...backends].join('+') : 'none',
+      adapter: adapters.size ? [...adapters].join('; ') : '(nothing routed)',
+      cpuFallbackBatches: o.fallbackBatches(),
+      seconds,
+      mbPerSecond: seconds > 0 ? totals.bytes / 1e6 / seconds : 0,
+      maxRssBytes: process.resourceUsage().maxRSS * 1024,
+      complete,
+      ...(o.input.statsExtra?.() ?? {}),
+    };
+  };
+
+  const header = outputHeader(o.spec);
+  if (header) await o.sinks.output.write(header);
+  let shardHeaders = false;
+  const writeShardHeaders = async (): Promise<void> => {
+    const sh = o.sinks.shards;
+    if (!sh || shardHeaders) return;
+    const h = sh.header();
+    if (!h) return;
+    shardHeaders = true;
+    const line = Buffer.concat([h, Buffer.from('\n')]);
+    for (const w of sh.writers) await w.write(line);
+  };
+
+  let seq = 0;
+  let failure: InputError | null = null;
+  for await (const b of o.batches) {
+    const w0 = performance.now();
+    if (b.output.length > 0) await o.sinks.output.write(b.output);
+    if (o.sinks.shards) {
+      await writeShardHeaders();
+      if (b.shards) for (let e = 0; e < b.shards.length; e++) if (b.shards[e].length > 0) await o.sinks.shards.writers[e].write(b.shards[e]);
+    }
+    const writeMs = performance.now() - w0;
+    if (b.records > b.errors) {
+      backends.add(b.backend);
+      adapters.add(b.adapter);
+    }
+    const batchPerExpert = new Array<number>(numExperts).fill(0);
+    for (let i = 0; i < b.records; i++) if (b.experts[i] !== NO_EXPERT) batchPerExpert[b.experts[i]]++;
+    for (let e = 0; e < numExperts; e++) perExpert[e] += batchPerExpert[e];
+    totals.errors += b.errors;
+    totals.routed += b.records - b.errors;
+    totals.recordsOut += b.records;
+    totals.recordsIn += b.records;
+    totals.bytes += b.inputBytes;
+    if (b.failure) {
+      // The bad record was read but stops the run: it is not written.
+      totals.recordsIn++;
+      totals.errors++;
+      failure = new InputError(o.input.name, b.failure.line, `${b.failure.message} (record ${b.failure.index}; --on-error skip writes an error record and goes on)`);
+    }
+    totals.elapsedMs = performance.now() - t0;
+    if (listeners.length > 0) {
+      const event: BatchEvent = {
+        seq: seq++,
+        firstIndex: b.firstIndex,
+        records: b.records,
+        errors: b.errors,
+        inputBytes: b.inputBytes,
+        experts: b.experts,
+        scoresQ16: b.scoresQ16,
+        confidenceQ16: b.confidenceQ16,
+        text: b.text ?? { bytes: new Uint8Array(0), offsets: new Uint32Array(b.records + 1) },
+        perExpert: batchPerExpert,
+        backend: b.backend,
+        adapter: b.adapter,
+        fallback: b.fallback,
+        timings: { routeMs: b.timings.routeMs, writeMs: writeMs + b.timings.formatMs },
+        totals: { ...totals },
+      };
+      for (const l of listeners) l.onBatch?.(event);
+    }
+    if (failure) break;
+  }
+  if (!failure) await writeShardHeaders();
+  const final = stats(failure === null);
+  for (const l of listeners) l.onEnd?.(final);
+  return { stats: final, failure };
+}
