@@ -34,3 +34,8 @@ export { createRouteStream, routeRecords, type RoutedRecord, type RouteStreamOpt
 export { routePackedBatches, type PipelineOptions, type PipelineState } from './job/batch-pipeline.js';
 export { RecordReader, formatFromPath, INPUT_FORMATS, type InputFormat, type RecordBatch, type RecordError, type ReaderOptions } from './sources/record-reader.js';
 export { LineSplitter, type LineSink } from './sources/line-splitter.js';
+export { ComplexityDashboard, type ComplexityDashboardOptions, type DashboardBatch, type DashboardListener, type MetricKind } from './dashboard/complexity-dashboard.js';
+export { startDashboardServer, type DashboardServer, type DashboardServerOptions } from './dashboard/server.js';
+export { renderReport } from './dashboard/report.js';
+export { SNAPSHOT_FORMAT, SNAPSHOT_VERSION, type DashboardSnapshot, type DashboardState } from './dashboard/snapshot.js';
+export type { SampleRecord, SeriesPoint, LatencySummary } from './dashboard/aggregates.js';

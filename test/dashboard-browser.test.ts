@@ -26,7 +26,7 @@ const PAYLOADS = [
   '<!--<script>window.__xss = 4; alert(4)</script>',
 ];
 
-const WORDS = ['the', 'cat', 'Python', 'fn(x) => x * 2;', 'Übergrößenträger', '東京', '42', '@#$%', 'Mixture-of-Experts', 'routing', 'a', 'ok'];
+const WORDS = ['the', 'cat', 'Python', 'fn(x) => x * 2;', 'Übergrößenträger', 'Ωμέγα', '42', '@#$%', 'Mixture-of-Experts', 'routing', 'a', 'ok'];
 
 /** A deterministic corpus with every payload many times. */
 function corpus(n: number, seed: number): string[] {

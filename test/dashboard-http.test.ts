@@ -4,12 +4,15 @@
  * checked, security headers, SSE with full snapshots and a `done` event, and
  * many viewers coming and going without leaking.
  */
+import { readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ComplexityDashboard } from '../src/dashboard/complexity-dashboard.js';
 import { startDashboardServer, type DashboardServer } from '../src/dashboard/server.js';
-import { CLI, ROOT, tempDir } from './helpers/cli.js';
+import type { DashboardSnapshot } from '../src/dashboard/snapshot.js';
+import type { RunStats } from '../src/job/run-stats.js';
+import { CLI, ROOT, runCli, tempDir } from './helpers/cli.js';
 
 interface RawResponse {
   status: number;
@@ -201,6 +204,83 @@ describe('moe-router dashboard (the command)', () => {
       const code = await new Promise((r) => child.on('close', (c) => r(c)));
       expect(code).toBe(143);
       expect(err).not.toMatch(/at .*\.js:\d+/);
+    } finally {
+      t.cleanup();
+    }
+  });
+});
+
+describe('route --dashboard / --report / --snapshot, and report (the commands)', () => {
+  it('exits by itself with --dashboard-exit, after printing the URL', async () => {
+    const r = await runCli(['route', 'examples/corpus.txt', '--backend', 'cpu', '-q', '--out', '/dev/null', '--dashboard', '--dashboard-exit']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/^moe-router: dashboard at http:\/\/127\.0\.0\.1:\d+\/[0-9a-f]{24}\/ \(the process exits when the run ends\)$/m);
+  });
+
+  it('refuses a report or snapshot that is the input, and --host without --dashboard', async () => {
+    const t = tempDir();
+    try {
+      writeFileSync(t.path('in.txt'), 'a\nb\n');
+      const r = await runCli(['route', t.path('in.txt'), '--backend', 'cpu', '-q', '--out', '/dev/null', '--report', t.path('in.txt')]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain('must not overwrite its input');
+      expect(readFileSync(t.path('in.txt'), 'utf8')).toBe('a\nb\n');
+      const s = await runCli(['route', t.path('in.txt'), '--backend', 'cpu', '-q', '--out', '/dev/null', '--snapshot', t.path('x.json'), '--report', t.path('x.json')]);
+      expect(s.code).toBe(2);
+      const h = await runCli(['route', t.path('in.txt'), '--backend', 'cpu', '-q', '--out', '/dev/null', '--host', '0.0.0.0']);
+      expect(h.code).toBe(2);
+      expect(h.stderr).toContain('--host and --dashboard-exit go with --dashboard');
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('merges the snapshots of a --shard run into the figures of the whole run', async () => {
+    const t = tempDir();
+    try {
+      const base = ['examples/corpus.txt', '--backend', 'cpu', '-q', '--out', '/dev/null'];
+      expect((await runCli(['route', ...base, '--snapshot', t.path('whole.json'), '--stats', t.path('whole-stats.json')])).code).toBe(0);
+      for (const i of [0, 1, 2]) expect((await runCli(['route', ...base, '--shard', `${i}/3`, '--snapshot', t.path(`part-${i}.json`)])).code).toBe(0);
+      const r = await runCli(['report', t.path('part-0.json'), t.path('part-1.json'), t.path('part-2.json'), '--out', t.path('report.html')]);
+      expect(r.code, r.stderr).toBe(0);
+      const html = readFileSync(t.path('report.html'), 'utf8');
+      const data = /<script type="application\/json" id="moe-data">(.*?)<\/script>/s.exec(html)?.[1] ?? '';
+      const merged = JSON.parse(data) as DashboardSnapshot;
+      const whole = JSON.parse(readFileSync(t.path('whole.json'), 'utf8')) as DashboardSnapshot;
+      const stats = JSON.parse(readFileSync(t.path('whole-stats.json'), 'utf8')) as RunStats;
+      expect(merged.perExpert).toEqual(stats.perExpert);
+      expect(whole.perExpert).toEqual(stats.perExpert);
+      expect(merged.histogram.counts).toEqual(whole.histogram.counts);
+      expect(merged.totals.recordsOut).toBe(stats.recordsOut);
+      expect(merged.run.parts).toBe(3);
+      expect(merged.sample.records.map((x) => x.index)).toEqual(whole.sample.records.map((x) => x.index));
+      expect(merged.stats?.perExpert).toEqual(stats.perExpert);
+      // a --stats file counts too (by expert only)
+      const s = await runCli(['report', t.path('whole-stats.json'), '--out', t.path('from-stats.html'), '-q']);
+      expect(s.code, s.stderr).toBe(0);
+      expect(readFileSync(t.path('from-stats.html'), 'utf8')).toContain(`data-count="${stats.perExpert[2]}"`);
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it("runs the README's notebook loop (examples/dashboard-notebook.mjs) to the figures of route", async () => {
+    const t = tempDir();
+    try {
+      const r = await runCli(['route', 'examples/corpus.txt', '--backend', 'cpu', '-q', '--out', '/dev/null', '--snapshot', t.path('route.json')]);
+      expect(r.code, r.stderr).toBe(0);
+      const nb = spawn(process.execPath, ['examples/dashboard-notebook.mjs', t.path('nb.html')], { cwd: ROOT, stdio: 'ignore' });
+      expect(await new Promise((res) => nb.on('close', res))).toBe(0);
+      const html = readFileSync(t.path('nb.html'), 'utf8');
+      const fromLoop = JSON.parse(/<script type="application\/json" id="moe-data">(.*?)<\/script>/s.exec(html)?.[1] ?? '') as DashboardSnapshot;
+      const fromRoute = JSON.parse(readFileSync(t.path('route.json'), 'utf8')) as DashboardSnapshot;
+      expect(fromLoop.perExpert).toEqual([9, 14, 37]);
+      expect(fromLoop.perExpert).toEqual(fromRoute.perExpert);
+      expect(fromLoop.histogram.counts).toEqual(fromRoute.histogram.counts);
+      expect(fromLoop.sample.records.map((x) => [x.index, x.scoreQ16, x.expert, x.confidenceQ16, x.text])).toEqual(
+        fromRoute.sample.records.map((x) => [x.index, x.scoreQ16, x.expert, x.confidenceQ16, x.text]),
+      );
+      expect(fromLoop.latency.count).toBe(60);
     } finally {
       t.cleanup();
     }
