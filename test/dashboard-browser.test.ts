@@ -69,6 +69,7 @@ async function expectInert(page: Page, w: PageWatch, ownScripts: number): Promis
 
 /** Moves the mouse over the scatter until a point's tooltip shows; returns its text. */
 async function hoverScatter(page: Page): Promise<string | null> {
+  await page.locator('#scatter-chart .u-over').scrollIntoViewIfNeeded();
   const box = await page.locator('#scatter-chart .u-over').boundingBox();
   if (!box) return null;
   for (let y = box.y + 4; y < box.y + box.height; y += 5) {
@@ -221,7 +222,7 @@ describeBrowser('dashboard in a real browser', () => {
     const t = tempDir();
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     try {
-      writeFileSync(t.path('corpus.txt'), corpus(800, 3).join('\n') + '\n');
+      writeFileSync(t.path('corpus.txt'), corpus(400, 3).join('\n') + '\n');
       const r = await runCli(['route', t.path('corpus.txt'), '--backend', 'cpu', '-q', '--out', '/dev/null', '--stats', t.path('stats.json'), '--report', t.path('report.html')]);
       expect(r.code, r.stderr).toBe(0);
       const stats = JSON.parse(readFileSync(t.path('stats.json'), 'utf8')) as RunStats;
@@ -247,6 +248,37 @@ describeBrowser('dashboard in a real browser', () => {
       for (const id of ['load-chart', 'hist-chart', 'scatter-chart']) expect(await colouredPixels(page, id), id).toBeGreaterThan(200);
       await expectInert(page, w, 3);
       await page.screenshot({ path: artifactPath('report.png'), fullPage: true });
+
+      // the sample table's filters: by expert, by low confidence, by a range dragged on the histogram
+      const rows = (): Promise<string[][]> =>
+        page.evaluate<string[][]>("Array.from(document.querySelectorAll('#sample-table tbody tr')).map((tr) => Array.from(tr.cells).map((c) => c.textContent))");
+      const all = await rows();
+      await page.selectOption('#f-expert', '2');
+      const e2 = await rows();
+      expect(e2.length).toBeGreaterThan(0);
+      expect(e2.length).toBeLessThan(all.length);
+      expect(e2.every((r) => r[2] === '2')).toBe(true);
+      await page.selectOption('#f-expert', '');
+      await page.check('#f-lowconf');
+      const low = await rows();
+      expect(low.length).toBeGreaterThan(0);
+      expect(low.every((r) => Number(r[3]) < 0.1)).toBe(true);
+      await page.uncheck('#f-lowconf');
+      await page.locator('#hist-chart .u-over').scrollIntoViewIfNeeded();
+      const over = await page.locator('#hist-chart .u-over').boundingBox();
+      if (!over) throw new Error('no histogram');
+      // drag across the middle fifth of the complexity axis, [0.4, 0.6]
+      await page.mouse.move(over.x + over.width * 0.4, over.y + over.height / 2);
+      await page.mouse.down();
+      await page.mouse.move(over.x + over.width * 0.6, over.y + over.height / 2, { steps: 5 });
+      await page.mouse.up();
+      const ranged = await rows();
+      expect(await textOf(page, '#f-range')).toMatch(/^complexity in \[0\.(39|40)\d, 0\.(59|60)\d\]$/);
+      expect(ranged.length).toBeGreaterThan(0);
+      expect(ranged.length).toBeLessThan(all.length);
+      expect(ranged.every((r) => Number(r[1]) >= 0.39 && Number(r[1]) <= 0.61)).toBe(true);
+      await page.click('#f-clear');
+      expect((await rows()).length).toBe(all.length);
 
       // readable without JavaScript: the summary is plain HTML
       const noJs = await browser.newContext({ javaScriptEnabled: false });

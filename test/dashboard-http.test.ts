@@ -217,6 +217,13 @@ describe('route --dashboard / --report / --snapshot, and report (the commands)',
     expect(r.stderr).toMatch(/^moe-router: dashboard at http:\/\/127\.0\.0\.1:\d+\/[0-9a-f]{24}\/ \(the process exits when the run ends\)$/m);
   });
 
+  it('warns when --host binds beyond this machine', async () => {
+    const r = await runCli(['route', 'examples/corpus.txt', '--backend', 'cpu', '-q', '--out', '/dev/null', '--dashboard', '--dashboard-exit', '--host', '0.0.0.0']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/^moe-router: warning: the dashboard listens on 0\.0\.0\.0, not only on this machine/m);
+    expect(r.stderr).toMatch(/dashboard at http:\/\/127\.0\.0\.1:\d+\//);
+  });
+
   it('refuses a report or snapshot that is the input, and --host without --dashboard', async () => {
     const t = tempDir();
     try {

@@ -27,7 +27,7 @@ const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
 /** Starts the server and prints its URL, one line on stderr. */
 export async function serveDashboard(dashboard: ComplexityDashboard, port: number, host: string | undefined, keepNote: string): Promise<DashboardServer> {
   const h = host ?? '127.0.0.1';
-  if (!LOOPBACK.has(h)) warn(`the dashboard listens on ${h}, not only on this machine: anyone who can reach it and has the URL (with its token) sees the data`);
+  if (!LOOPBACK.has(h) && !h.startsWith('127.')) warn(`the dashboard listens on ${h}, not only on this machine: anyone who can reach it and has the URL (with its token) sees the data`);
   let server: DashboardServer;
   try {
     server = await startDashboardServer(dashboard, { port, host: h });
