@@ -175,8 +175,8 @@ export class ComplexityDashboard implements RouteJobListener {
     const p = this.pending;
     if (kind === 'processing_time' && p.score === undefined && p.expert === undefined && this.totals.routed > 0) {
       // the time of the record just counted (the notebook sends it last)
-      this.pending = {};
-      this.latency.add(value as number * 1000);
+      this.pending = p.text === undefined ? {} : { text: p.text };
+      this.latency.add((value as number) * 1000);
       this.series.add(this.lastMs, 0, 0, (value as number) * 1000);
       this.changed();
       return;

@@ -11,7 +11,7 @@
   var MAX_ROWS = 500;
   var $ = function (id) { return document.getElementById(id); };
 
-  var state = { snap: null, charts: null, numExperts: 0, finished: false, range: null, points: [] };
+  var state = { snap: null, charts: null, numExperts: 0, finished: false, range: null, points: [], receivedAt: 0 };
 
   // ------------------------------------------------------------ formatting
   function fmtInt(n) { return Math.round(n).toLocaleString('en-US'); }
@@ -248,7 +248,9 @@
     setText('st-eta', done ? 'done' : fmtTime(eta));
     var pts = snap.series.points;
     var cur = null;
-    for (var i = pts.length - 1; i >= 0 && !cur; i--) if (pts[i].records > 0) cur = pts[i];
+    // while running, the newest interval is still filling: the one before it is the current rate
+    var last = done ? pts.length - 1 : pts.length - 2;
+    for (var i = last; i >= 0 && !cur; i--) if (pts[i].records > 0) cur = pts[i];
     setText('st-rate', cur ? fmtRate(cur.records / (snap.series.bucketMs / 1000), cur.bytes / (snap.series.bucketMs / 1000)) : '–');
     setText('st-errors', fmtInt(t.errors), t.errors);
     setText('st-fallbacks', fmtInt(t.fallbackBatches), t.fallbackBatches);
@@ -354,9 +356,17 @@
     });
   }
 
+  // the elapsed time goes on between snapshots (a slow input sends none for a while)
+  setInterval(function () {
+    var snap = state.snap;
+    if (!snap || state.finished || snap.state !== 'running' || !state.receivedAt) return;
+    setText('st-elapsed', fmtTime(snap.run.elapsedMs + (Date.now() - state.receivedAt)));
+  }, 1000);
+
   function render(snap) {
     if (state.snap && snap.seq < state.snap.seq && snap.run.startedAt === state.snap.run.startedAt) return;
     state.snap = snap;
+    state.receivedAt = Date.now();
     if (!state.charts || state.numExperts !== snap.config.numExperts) {
       if (state.charts) Object.keys(state.charts).forEach(function (k) { state.charts[k].destroy(); });
       state.charts = makeCharts(snap);
