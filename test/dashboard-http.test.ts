@@ -9,6 +9,7 @@ import { connect } from 'node:net';
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ComplexityDashboard } from '../src/dashboard/complexity-dashboard.js';
+import { packStrings } from '../src/model/packed-batch.js';
 import { startDashboardServer, type DashboardServer } from '../src/dashboard/server.js';
 import type { DashboardSnapshot } from '../src/dashboard/snapshot.js';
 import type { RunStats } from '../src/job/run-stats.js';
@@ -160,6 +161,44 @@ describe('dashboard server (raw HTTP)', () => {
     // a late viewer gets the final snapshot and done at once
     const late = await raw(port, `GET ${prefix}events HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\n\r\n`);
     expect(late.body).toContain('event: done');
+  });
+
+  it('skips frames for a slow viewer, then ends it with the final snapshot', async () => {
+    const d = new ComplexityDashboard();
+    const s = await startDashboardServer(d, { token: 't', rate: 50 });
+    const n = 2000;
+    const texts = packStrings(Array.from({ length: n }, (_, i) => `${i} ${'x'.repeat(110)}`));
+    const experts = new Uint32Array(n).map((_, i) => i % 3);
+    const scoresQ16 = new Uint32Array(n).map((_, i) => [1000, 20000, 40000][i % 3] + i);
+    const request = `GET /t/events HTTP/1.1\r\nHost: 127.0.0.1:${s.port}\r\nConnection: close\r\n\r\n`;
+    const fast = raw(s.port, request);
+    const slow = connect(s.port, '127.0.0.1');
+    slow.on('error', () => undefined);
+    slow.pause(); // reads nothing: the kernel's buffers fill, then the server's
+    slow.write(request);
+    let slowData = '';
+    const slowEnd = new Promise((r) => slow.on('end', r));
+    for (let k = 0; k < 80; k++) {
+      d.updateBatch({ experts, scoresQ16, text: texts });
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    d.finish();
+    const f = await fast;
+    slow.on('data', (b: Buffer) => (slowData += b.toString('utf8')));
+    slow.resume();
+    await slowEnd;
+    const frames = (body: string): string[] => body.split('\n').filter((l) => l.startsWith('data: '));
+    const fastFrames = frames(f.body);
+    const slowFrames = frames(slowData);
+    // each frame is about 150 KB: the slow viewer got far fewer, not a growing queue
+    expect(fastFrames.length).toBeGreaterThan(20);
+    expect(slowFrames.length).toBeLessThan(fastFrames.length / 2);
+    // and it still ends complete: its last frame is the final snapshot, sent as `done`
+    expect(slowData).toContain('event: done');
+    const last = JSON.parse(slowFrames[slowFrames.length - 1].slice(6)) as DashboardSnapshot;
+    expect(last.state).toBe('done');
+    expect(last.totals.routed).toBe(80 * n);
+    await s.close();
   });
 
   it('lets many viewers come and go without keeping them', async () => {
