@@ -297,6 +297,9 @@ describe('route --dashboard / --report / --snapshot, and report (the commands)',
       expect(merged.perExpert).toEqual(stats.perExpert);
       expect(whole.perExpert).toEqual(stats.perExpert);
       expect(merged.histogram.counts).toEqual(whole.histogram.counts);
+      // the invariant: histogram total = sum per expert = routed = --stats
+      expect(whole.histogram.counts.reduce((x, y) => x + y, 0)).toBe(stats.routed);
+      expect(merged.histogram.counts.reduce((x, y) => x + y, 0)).toBe(stats.routed);
       expect(merged.totals.recordsOut).toBe(stats.recordsOut);
       expect(merged.run.parts).toBe(3);
       expect(merged.sample.records.map((x) => x.index)).toEqual(whole.sample.records.map((x) => x.index));
