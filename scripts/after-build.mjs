@@ -1,6 +1,8 @@
-// Runs after tsc: copies the WGSL shaders beside their compiled host code and
+// Runs after tsc: copies the WGSL shaders and the dashboard page beside their compiled host code and
 // makes the CLI entry point executable.
 import { chmodSync, cpSync, existsSync } from 'node:fs';
 
 cpSync('src/backends/gpu/shaders', 'dist/backends/gpu/shaders', { recursive: true });
 if (existsSync('dist/cli/main.js')) chmodSync('dist/cli/main.js', 0o755);
+// the dashboard page's files (HTML template, script, stylesheet) beside dashboard/*.js
+cpSync('src/dashboard/page', 'dist/dashboard/page', { recursive: true });

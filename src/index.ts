@@ -38,3 +38,8 @@ export { parseExpertModels, estimateCosts, expertCost, countChars, type ExpertMo
 export { recordCauses, contributionOf, causeContribution, type RecordCauses } from './model/record-cause.js';
 export { calibrateBudget, ScoreHistogram, type BudgetCalibration } from './model/budget-calibration.js';
 export { CostMeter, mergeCostStats, type CostStats } from './job/cost-stats.js';
+export { ComplexityDashboard, type ComplexityDashboardOptions, type DashboardBatch, type DashboardListener, type MetricKind } from './dashboard/complexity-dashboard.js';
+export { startDashboardServer, type DashboardServer, type DashboardServerOptions } from './dashboard/server.js';
+export { renderReport } from './dashboard/report.js';
+export { SNAPSHOT_FORMAT, SNAPSHOT_VERSION, type DashboardSnapshot, type DashboardState } from './dashboard/snapshot.js';
+export type { SampleRecord, SeriesPoint, LatencySummary } from './dashboard/aggregates.js';

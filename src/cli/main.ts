@@ -11,7 +11,7 @@ import { ignoreStderrErrors } from './stdio.js';
 import { DEFAULT_MAX_RECORD_BYTES, INPUT_FORMATS, type InputFormat } from '../sources/record-reader.js';
 import { OUTPUT_FORMATS, type OutputFormat } from '../sinks/output-format.js';
 import { EXIT, reportError } from './cli-errors.js';
-import { choiceOption, humanBytes, parseBoundaries, parseBytes, parseExperts, parseIntIn, parseThreshold } from './options.js';
+import { choiceOption, humanBytes, parsePort, parseBoundaries, parseBytes, parseExperts, parseIntIn, parseThreshold } from './options.js';
 import { PROGRAM_HELP_AFTER, ROUTE_HELP_AFTER } from './help-text.js';
 import { BACKENDS, BACKEND_ENV, type Backend } from '../router/switched-moe.js';
 import { runRoute, type RouteCommandOptions } from './route-command.js';
@@ -19,6 +19,8 @@ import { runExplain, type ExplainOptions } from './explain-command.js';
 import { parseTargets, runCalibrate, type CalibrateOptions } from './calibrate-command.js';
 import { parseBudget } from './calibrate-budget.js';
 import { runMergeStats, type MergeStatsOptions } from './merge-stats-command.js';
+import { runDashboard, type DashboardCommandOptions } from './dashboard-command.js';
+import { runReport, type ReportOptions } from './report-command.js';
 
 function version(): string {
   try {
@@ -83,6 +85,11 @@ export function buildProgram(): Command {
     .option('--no-progress', 'no progress bar (it is only shown when stderr is a terminal anyway)')
     .option('--threads <n>', 'worker threads for the CPU backend (default: the available parallelism)', parseIntIn(1, 256))
     .option('--hadoop-counters', 'at the end, write Hadoop Streaming counters to stderr (reporter:counter:moe-router,expert-K,N; records-in, records-out, ...), also with -q')
+    .option('--dashboard [port]', 'serve a live dashboard on 127.0.0.1 (default: any free port; the URL is printed on stderr). Put it after INPUT, or write --dashboard=PORT', parsePort)
+    .option('--host <addr>', 'with --dashboard: listen on this address instead of 127.0.0.1 (warns)')
+    .option('--dashboard-exit', 'with --dashboard: exit when the run ends instead of serving until Ctrl-C')
+    .option('--report <file>', 'write the offline HTML report of the run (self-contained, written atomically)')
+    .option('--snapshot <file>', "write the dashboard's final snapshot JSON (for moe-router dashboard|report; merges shards)")
     .action(async (input: string | undefined, opts: RouteCommandOptions) => {
       process.exitCode = await runRoute(input, opts);
     });
@@ -128,6 +135,26 @@ export function buildProgram(): Command {
     process.stdout.write(`${version()}\n`);
     throw new CommanderError(EXIT.OK, 'commander.version', version());
   });
+  program
+    .command('dashboard')
+    .summary('serve the dashboard page of finished runs (route --snapshot or --stats files; shards are merged) until Ctrl-C')
+    .argument('<files...>', 'snapshot or stats JSON files')
+    .option('--port <port>', 'port (default: any free port)', parsePort, 0)
+    .option('--host <addr>', 'listen on this address instead of 127.0.0.1 (warns)')
+    .action(async (files: string[], opts: DashboardCommandOptions) => {
+      process.exitCode = await runDashboard(files, opts);
+    });
+
+  program
+    .command('report')
+    .summary('write the offline HTML report of finished runs (route --snapshot or --stats files; shards are merged)')
+    .argument('<files...>', 'snapshot or stats JSON files')
+    .requiredOption('-o, --out <file>', 'the report file (self-contained HTML, written atomically)')
+    .option('-q, --quiet', 'no message on stderr')
+    .action(async (files: string[], opts: ReportOptions) => {
+      process.exitCode = await runReport(files, opts);
+    });
+
   return program;
 }
 

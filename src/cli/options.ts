@@ -17,6 +17,9 @@ export function parseIntIn(min: number, max: number): (v: string) => number {
 
 export const parseExperts = parseIntIn(1, MAX_EXPERTS);
 
+/** A TCP port; 0 picks any free one. */
+export const parsePort = parseIntIn(0, 65535);
+
 export function parseThreshold(v: string): number {
   const n = Number(v);
   if (v.trim() === '' || !Number.isFinite(n) || n <= 0 || n > 1) throw new InvalidArgumentError('expected a number in (0, 1].');

@@ -24,11 +24,12 @@ import { routerOptions, type RouterCliOptions } from './options.js';
 import { Progress } from './progress.js';
 import { stdoutWasClosed } from './stdio.js';
 import { formatSummary } from './summary.js';
+import { RouteMonitor, dashboardOutputs, type DashboardCliOptions } from './dashboard-monitor.js';
 import { hadoopCountersListener } from './hadoop-counters.js';
 import { loadExpertModels } from './models-config.js';
 import { CostMeter } from '../job/cost-stats.js';
 
-export interface RouteCommandOptions extends RouterCliOptions {
+export interface RouteCommandOptions extends RouterCliOptions, DashboardCliOptions {
   format?: InputFormat;
   field?: string;
   backend?: Backend;
@@ -64,6 +65,7 @@ function plannedOutputs(o: RouteCommandOptions, numExperts: number, format: Inpu
   if (o.shards !== undefined) {
     for (let e = 0; e < numExperts; e++) outputs.push({ label: 'shard file', path: join(o.shards, `expert-${e}.${SHARD_EXT[format]}`) });
   }
+  outputs.push(...dashboardOutputs(o)); // --report, --snapshot: last
   return outputs;
 }
 
@@ -82,6 +84,7 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
   // Paths are checked, and every output opened, before the first record is read.
   const moe = new SwitchedMoE({ ...routerOpts, ...(o.backend ? { backend: o.backend } : {}), onWarning: warn });
   let files: OutputSet | null = null;
+  let monitor: RouteMonitor | null = null;
   try {
     const inputs: InputIdentity[] = [];
     const id = input === undefined || input === '-' ? stdinIdentity() : await inputIdentity(input);
@@ -96,6 +99,9 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
       if (err instanceof OutputPathError) throw new CliError(err.message);
       throw err;
     }
+    // The dashboard serves (and prints its URL) before the input is read: a pipe may wait for a viewer.
+    const monitorFiles = dashboardOutputs(o).map((_, i, all) => files!.get(outputs.length - all.length + i));
+    monitor = await RouteMonitor.open(o, monitorFiles);
     const opened = await openInput(input, shardSpec, format === 'csv' || format === 'tsv');
     const reader = readerFor(opened, format, o, o.shards !== undefined);
 
@@ -120,6 +126,7 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
     const costMeter = spec.models ? new CostMeter(spec.models) : null;
 
     const listeners: RouteJobListener[] = [];
+    if (monitor) listeners.push(monitor);
     if (costMeter) listeners.push(costMeter);
     if (o.hadoopCounters) listeners.push(hadoopCountersListener((t) => process.stderr.write(t)));
     const progress = Progress.create(!o.quiet && o.progress !== false, opened.size);
@@ -182,6 +189,7 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
     });
     progress?.done();
     if (failure) {
+      await monitor?.finish();
       // stdout is a stream, not a file to commit: the records before the bad one are delivered.
       if (stdout) await stdout.flush().catch(() => undefined);
       if (!o.quiet) process.stderr.write(formatSummary(stats));
@@ -189,12 +197,15 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
     }
     if (stdout) await stdout.flush().catch((err: unknown) => Promise.reject(err instanceof BrokenPipeError ? err : ioError('write output', 'stdout', err)));
     if (statsFile) await statsFile.write(JSON.stringify(stats, null, 2) + '\n');
+    await monitor?.writeFiles();
     await files.commit((name, err) => new CliError(`cannot write ${name}: ${ioMessage(err)}`));
     files = null;
     if (!o.quiet) process.stderr.write(formatSummary(stats));
+    await monitor?.finish();
     return 0;
   } finally {
     if (files) await files.abort();
+    await monitor?.abort();
     await moe.dispose();
   }
 }

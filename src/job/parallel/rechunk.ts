@@ -28,6 +28,32 @@ export function cutNear(parts: readonly Uint8Array[], target: number): number {
   return -1;
 }
 
+const IDLE = Symbol('idle');
+
+/** The source's chunks, with IDLE whenever none came for `idleMs` (the pending read is kept, never lost). */
+async function* withIdleTicks(source: AsyncIterable<Uint8Array>, idleMs: number): AsyncGenerator<Uint8Array | typeof IDLE> {
+  const it = source[Symbol.asyncIterator]();
+  let next: Promise<IteratorResult<Uint8Array>> | null = null;
+  try {
+    for (;;) {
+      next ??= it.next();
+      let timer: NodeJS.Timeout | undefined;
+      const idle = new Promise<typeof IDLE>((resolve) => (timer = setTimeout(() => resolve(IDLE), idleMs)));
+      const got = await Promise.race([next, idle]);
+      clearTimeout(timer);
+      if (got === IDLE) {
+        yield IDLE;
+        continue;
+      }
+      next = null;
+      if (got.done) return;
+      yield got.value;
+    }
+  } finally {
+    await it.return?.();
+  }
+}
+
 export interface Chunk {
   bytes: Uint8Array;
   /** Bytes of an over-long record dropped after this chunk (resync at the next LF). */
@@ -40,7 +66,13 @@ export interface Chunk {
  * rest is dropped up to its LF, so memory stays bounded even on an input with
  * no LF at all (/dev/zero). `stop()` ends reading early (a run that failed).
  */
-export async function* lineAlignedChunks(source: AsyncIterable<Uint8Array>, target: number, maxRecordBytes: number, stop: () => boolean): AsyncGenerator<Chunk> {
+export async function* lineAlignedChunks(
+  source: AsyncIterable<Uint8Array>,
+  target: number,
+  maxRecordBytes: number,
+  stop: () => boolean,
+  idleMs = 100,
+): AsyncGenerator<Chunk> {
   let parts: Uint8Array[] = [];
   let held = 0;
   const take = (upTo: number): Uint8Array => {
@@ -75,8 +107,17 @@ export async function* lineAlignedChunks(source: AsyncIterable<Uint8Array>, targ
     skipped = 0;
     return c;
   };
-  for await (let chunk of source) {
+  for await (const item of withIdleTicks(source, idleMs)) {
     if (stop()) return;
+    if (item === IDLE) {
+      // A slow pipe: hand over the whole lines held so far rather than wait for a full chunk.
+      if (lastLineEnd > 0) {
+        yield chunkOf(take(lastLineEnd));
+        lastLineEnd = 0;
+      }
+      continue;
+    }
+    let chunk = item;
     if (skipping) {
       const nl = chunk.indexOf(LF);
       skipped += nl < 0 ? chunk.length : nl + 1;
