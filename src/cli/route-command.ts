@@ -16,7 +16,9 @@ import { ioError, warn } from './cli-errors.js';
 import { firstRecordIndex, openInput, readerFor } from './input.js';
 import { routerOptions, type RouterCliOptions } from './options.js';
 import { Progress } from './progress.js';
-import { shares, type RunStats } from '../job/run-stats.js';
+import { shares, STATS_VERSION, type RunStats } from '../job/run-stats.js';
+import { identifyInput } from '../job/input-identity.js';
+import { routerFingerprint } from '../model/router-fingerprint.js';
 import { formatSummary } from './summary.js';
 
 export interface RouteCommandOptions extends RouterCliOptions {
@@ -70,6 +72,7 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
   const shardSpec = o.shard !== undefined ? parseShard(o.shard) : undefined;
   const routerOpts = await routerOptions(o);
   const opened = await openInput(input, shardSpec, format === 'csv' || format === 'tsv');
+  const inputIdentity = await identifyInput(input);
 
   const toClose: Output[] = [];
   const shardFiles: AtomicFile[] = [];
@@ -134,8 +137,10 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
       const routed = perExpert.reduce((a, b) => a + b, 0);
       const seconds = (performance.now() - t0) / 1000;
       return {
-        version: 1,
+        version: STATS_VERSION,
         input: opened.name,
+        inputIdentity,
+        router: routerFingerprint(moe!.config),
         format,
         recordsIn,
         recordsOut,
