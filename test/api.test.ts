@@ -39,7 +39,7 @@ describe('CPU backend', () => {
 
   it('rejects non-string texts and bad plan limits with ConfigError', async () => {
     const moe = new SwitchedMoE({ backend: 'cpu' });
-    await expect(moe.routeBatch(['a', 3 as unknown as string])).rejects.toThrow(/texts\[1\] is number, not a string/);
+    await expect(moe.routeBatch(['a', 3 as unknown as string])).rejects.toThrow(/texts\[1\] is a number \(3\), not a string/);
     expect(() => new SwitchedMoE({ gpu: { planLimits: { windowBytes: 6 } } })).toThrow(ConfigError);
     expect(() => new SwitchedMoE({ gpu: { planLimits: { chunkBytes: 0 } } })).toThrow(/invalid gpu.planLimits/);
   });

@@ -5,7 +5,7 @@
  */
 import { computeStatistics } from '../backends/cpu-reference/statistics.js';
 import { scoreStatistics } from '../backends/cpu-reference/score.js';
-import { DeviceLostError, DisposedError, GpuUnavailableError, ConfigError } from '../errors.js';
+import { DeviceLostError, DisposedError, GpuUnavailableError, ConfigError, describeValue } from '../errors.js';
 import {
   FEATURE_NAMES,
   STAT,
@@ -255,9 +255,12 @@ export class SwitchedMoE {
     let batch: PackedBatch;
     if (Array.isArray(input)) {
       batch = packStrings(input as readonly string[]);
-    } else {
+    } else if (input !== null && typeof input === 'object' && !ArrayBuffer.isView(input)) {
       batch = input as PackedBatch;
       validatePackedBatch(batch);
+    } else {
+      // checked before any backend is chosen, so every backend gives the same error
+      throw new ConfigError(`routeBatch takes an array of strings or a packed batch { bytes: Uint8Array, offsets: Uint32Array }, got ${describeValue(input)}`);
     }
     const packMs = performance.now() - t0;
     const includeStats = options.includeStats ?? false;
