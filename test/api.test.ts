@@ -86,10 +86,13 @@ describe('adapter choice and fallback', () => {
     expect(warnings[0]).toMatch(/Falling back to the CPU/);
   });
 
-  it('rejects an unknown GPU backend from the environment', async () => {
+  it('rejects an unknown GPU backend from the environment when the router is made, as MOE_ROUTER_BACKEND', async () => {
     process.env.MOE_ROUTER_GPU_BACKEND = 'glide';
     try {
-      await expect(new SwitchedMoE({ backend: 'gpu' }).routeBatch(['a'])).rejects.toThrow(/unknown GPU backend "glide" \(from MOE_ROUTER_GPU_BACKEND\)/);
+      for (const backend of ['gpu', 'auto', 'cpu'] as const) {
+        expect(() => new SwitchedMoE({ backend })).toThrow(ConfigError);
+        expect(() => new SwitchedMoE({ backend })).toThrow(/GPU backend must be one of auto, vulkan, .*, got "glide" \(from MOE_ROUTER_GPU_BACKEND\)/);
+      }
     } finally {
       delete process.env.MOE_ROUTER_GPU_BACKEND;
     }

@@ -1,6 +1,6 @@
 /** Option parsers (commander) and the router configuration shared by the subcommands. */
 import { InvalidArgumentError } from 'commander';
-import { MAX_EXPERTS, resolveRouterConfig, type RouterOptions } from '../model/router-config.js';
+import { MAX_EXPERTS, checkOptionTypes, resolveRouterConfig, type RouterOptions } from '../model/router-config.js';
 import { BACKENDS, type Backend } from '../router/switched-moe.js';
 import { ConfigError } from '../errors.js';
 import { CliError } from './cli-errors.js';
@@ -81,6 +81,13 @@ export async function loadConfigFile(path: string): Promise<ConfigFile> {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new CliError(`config ${path}: expected a JSON object`);
   const unknown = Object.keys(value).filter((k) => !CONFIG_KEYS.includes(k));
   if (unknown.length > 0) throw new CliError(`config ${path}: unknown key${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (known: ${CONFIG_KEYS.join(', ')})`);
+  try {
+    // a value of the wrong type is an error even where an option overrides it
+    checkOptionTypes(value as Record<string, unknown>);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new CliError(`invalid router configuration (with config ${path}): ${err.message}`);
+    throw err;
+  }
   return value as ConfigFile;
 }
 

@@ -20,7 +20,7 @@ import {
 import { ONE, toFloat } from '../model/fixed-point.js';
 import { resolveRouterConfig, type RouterConfig, type RouterOptions } from '../model/router-config.js';
 import { defaultPlanLimits, validatePlanLimits, type PlanLimits } from '../backends/gpu/batch-plan.js';
-import { GpuContext, type GpuOptions } from '../backends/gpu/gpu-context.js';
+import { GpuContext, resolveGpuBackend, type GpuOptions } from '../backends/gpu/gpu-context.js';
 import { GpuRouter } from '../backends/gpu/route-gpu.js';
 import { batchSize, packStrings, validatePackedBatch, type PackedBatch } from '../model/packed-batch.js';
 
@@ -106,12 +106,17 @@ export interface RouterMetrics {
 
 export const CPU_ADAPTER = 'CPU reference (JavaScript)';
 
+/** The backend option, else MOE_ROUTER_BACKEND, else auto; a bad value of either (the variable even when overridden) is a ConfigError. */
 function resolveBackend(value: Backend | undefined, from: string): Backend {
-  const v = value ?? process.env[BACKEND_ENV] ?? 'auto';
-  if (!(BACKENDS as readonly string[]).includes(v)) {
-    throw new ConfigError(`backend must be one of ${BACKENDS.join(', ')}, got "${v}"${value === undefined ? ` (from ${BACKEND_ENV})` : ` (${from})`}`);
+  const env = process.env[BACKEND_ENV];
+  const known = BACKENDS as readonly string[];
+  if (env !== undefined && env !== '' && !known.includes(env)) {
+    throw new ConfigError(`backend must be one of ${BACKENDS.join(', ')}, got "${env}" (from ${BACKEND_ENV})`);
   }
-  return v as Backend;
+  if (value !== undefined && !known.includes(value)) {
+    throw new ConfigError(`backend must be one of ${BACKENDS.join(', ')}, got ${typeof value === 'string' ? `"${value}"` : describeValue(value)} (${from})`);
+  }
+  return value ?? (env === undefined || env === '' ? 'auto' : (env as Backend));
 }
 
 export function namedStatistics(stats: Uint32Array, base: number): CharacterStatistics {
@@ -148,6 +153,8 @@ export class SwitchedMoE {
   constructor(options: SwitchedMoEOptions = {}) {
     this.config = resolveRouterConfig(options);
     this.backend = resolveBackend(options.backend, 'option backend');
+    // checked now, like the backend: a typo must not wait for the first GPU batch (nor turn into a CPU fallback)
+    resolveGpuBackend(options.gpu?.backend);
     this.gpuOptions = options.gpu;
     validatePlanLimits(options.gpu?.planLimits ?? {});
     this.warn = options.onWarning ?? ((m) => process.emitWarning(m, 'MoeRouterWarning'));
