@@ -94,7 +94,9 @@ export function calibrate(sorted: Uint32Array, targets: readonly number[]): Cali
   }
   counts.push(n - below);
   const achieved = counts.map((c) => c / n);
-  const exact = achieved.every((a, e) => Math.abs(a - targets[e]) <= 1 / n + 1e-12);
+  // a share below one record's cannot be met by any boundary: such an expert gets 0 or 1 records, never its share
+  const belowOne = targets.map((t, e) => ({ t, e })).filter(({ t }) => t * n < 1);
+  const exact = belowOne.length === 0 && achieved.every((a, e) => Math.abs(a - targets[e]) <= 1 / n + 1e-12);
   const result: Calibration = {
     records: n,
     targets: [...targets],
@@ -104,7 +106,14 @@ export function calibrate(sorted: Uint32Array, targets: readonly number[]): Cali
     achieved,
     exact,
   };
-  if (!exact) {
+  if (belowOne.length > 0) {
+    const pct = (x: number): string => `${(100 * x).toFixed(2)}%`;
+    const names = belowOne.map(({ t, e }) => `expert ${e} (${pct(t)})`);
+    const list = names.length === 1 ? names[0] : `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}`;
+    result.note =
+      `the share${names.length > 1 ? 's' : ''} of ${list} ${names.length > 1 ? 'are' : 'is'} less than one record of ${n} (${pct(1 / n)}), ` +
+      `so no boundary can meet ${names.length > 1 ? 'them' : 'it'}: calibrate on more records, or give ${names.length > 1 ? 'those experts' : 'that expert'} a larger share`;
+  } else if (!exact) {
     result.note = `the shares cannot be met exactly: ${adjusted ? 'boundaries had to be moved apart; ' : ''}records with equal scores (ties) always go to the same expert`;
   }
   return result;
