@@ -66,6 +66,15 @@ function suite(backend: Backend): void {
     await moe.dispose();
   });
 
+  it('routeRecords of something that is not an iterable of records (null, a string): ConfigError', async () => {
+    const moe = new SwitchedMoE({ backend });
+    const rr = routeRecords as (m: SwitchedMoE, src: unknown, o: object) => AsyncGenerator<RoutedRecord>;
+    expect((await configError(collect(rr(moe, null, { backend })))).message).toMatch(/routeRecords takes an iterable or async iterable of records, got null/);
+    // a string is iterable (by characters): routing its characters as records would be silently wrong
+    expect((await configError(collect(rr(moe, 'abc', { backend })))).message).toMatch(/got a string "abc"/);
+    await moe.dispose();
+  });
+
   it('createRouteStream: writing a number or an object fails the stream with a ConfigError', async () => {
     const moe = new SwitchedMoE({ backend });
     for (const [value, what] of [[5, 'a number (5)'], [{ text: 'x' }, 'an object'], [true, 'a boolean']] as const) {
@@ -101,6 +110,13 @@ function suite(backend: Backend): void {
     await moe.dispose();
   });
 }
+
+describe('constructor', () => {
+  it.each([[null], ['x'], [3]])('new SwitchedMoE(%j): ConfigError', (options) => {
+    expect(() => new SwitchedMoE(options as never)).toThrow(ConfigError);
+    expect(() => new SwitchedMoE(options as never)).toThrow(/SwitchedMoE options must be an object/);
+  });
+});
 
 describe('CPU backend', () => suite('cpu'));
 describeGpu('GPU backend (real adapter)', () => suite('gpu'));

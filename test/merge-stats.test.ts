@@ -109,6 +109,17 @@ describe('merge-stats refuses parts that do not belong together', () => {
     await refused([whole, whole2], whole, whole2, 'twice');
   });
 
+  it('a stats file whose router or input identity is malformed (hand-edited): exit 2, not a crash', async () => {
+    const a = await part(file, 0, 2, 'bad-0.json');
+    const b = await part(file, 1, 2, 'bad-1.json');
+    const s = JSON.parse(readFileSync(b, 'utf8'));
+    for (const [key, value] of [['router', {}], ['router', { ...s.router, boundariesQ16: 'x' }], ['inputIdentity', { path: 3 }], ['shard', { index: 'one' }]] as const) {
+      const edited = tmp.path('edited.json');
+      writeFileSync(edited, JSON.stringify({ ...s, [key]: value }));
+      await refused([a, edited], edited, key);
+    }
+  });
+
   it('a stats file without a router config or input identity (an older moe-router)', async () => {
     const a = await part(file, 0, 2, 'old-0.json');
     const old = JSON.parse(readFileSync(a, 'utf8'));

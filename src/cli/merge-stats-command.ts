@@ -3,7 +3,7 @@ import { AtomicFile } from '../sinks/atomic-file.js';
 import { CliError, ioError } from './cli-errors.js';
 import { readJsonFile } from './input.js';
 import { stat } from 'node:fs/promises';
-import { checkMergeable, mergeStats, STATS_VERSION, type StatsPart } from '../job/run-stats.js';
+import { checkMergeable, mergeStats, statsShapeProblem, STATS_VERSION, type StatsPart } from '../job/run-stats.js';
 import { formatSummary } from './summary.js';
 
 export interface MergeStatsOptions {
@@ -50,6 +50,8 @@ async function readStatsPart(f: string): Promise<StatsPart> {
       `stats ${f}: version ${s.version} has no router config or input identity to check (written by ${s.version < STATS_VERSION ? 'an older' : 'a newer'} moe-router); route that part again`,
     );
   }
+  const problem = statsShapeProblem(s);
+  if (problem) throw new CliError(`stats ${f}: not a valid moe-router --stats file: ${problem}`);
   let fileId: string | undefined;
   try {
     const st = await stat(f);

@@ -90,6 +90,10 @@ export async function* routeRecords(
   source: AsyncIterable<RecordInput> | Iterable<RecordInput>,
   options: RouteStreamOptions = {},
 ): AsyncGenerator<RoutedRecord> {
+  const iterable =
+    source !== null && typeof source === 'object' && (Symbol.asyncIterator in source || Symbol.iterator in source);
+  // a string is iterable too, by characters: routing those as records would be silently wrong
+  if (!iterable) throw new ConfigError(`routeRecords takes an iterable or async iterable of records, got ${describeValue(source)}`);
   const batcher = new Batcher(options.batchRecords ?? 4096, options.batchBytes ?? 4 << 20);
   let first = 0;
   async function* packed(): AsyncGenerator<{ text: PackedBatch; count: number; first: number }> {

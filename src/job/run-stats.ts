@@ -160,3 +160,71 @@ export function checkMergeable(parts: readonly StatsPart[]): MergeProblem[] {
   }
   return problems;
 }
+
+type Check = (v: unknown) => boolean;
+const isNum: Check = (v) => typeof v === 'number' && Number.isFinite(v);
+const isStr: Check = (v) => typeof v === 'string';
+const orNull = (c: Check): Check => (v) => v === null || c(v);
+const isNumArray: Check = (v) => Array.isArray(v) && v.every(isNum);
+const isNumRecord: Check = (v) => v !== null && typeof v === 'object' && !Array.isArray(v) && Object.values(v).every(isNum);
+
+function problemIn(obj: unknown, where: string, fields: Record<string, [Check, string]>): string | null {
+  if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) return `${where || 'the file'} must be an object`;
+  const o = obj as Record<string, unknown>;
+  for (const [key, [check, what]] of Object.entries(fields)) {
+    if (!check(o[key])) return `${where ? `${where}.` : ''}${key} must be ${what}`;
+  }
+  return null;
+}
+
+/**
+ * What is wrong with a parsed --stats file of the current version (null: nothing), checked before merging
+ * so that a hand-edited or truncated file is a message, not a crash.
+ */
+export function statsShapeProblem(v: unknown): string | null {
+  const top = problemIn(v, '', {
+    input: [isStr, 'a string'],
+    format: [isStr, 'a string'],
+    recordsIn: [isNum, 'a number'],
+    recordsOut: [isNum, 'a number'],
+    routed: [isNum, 'a number'],
+    errors: [isNum, 'a number'],
+    bytes: [isNum, 'a number'],
+    numExperts: [isNum, 'a number'],
+    boundaries: [isNumArray, 'an array of numbers'],
+    perExpert: [isNumArray, 'an array of numbers'],
+    backend: [isStr, 'a string'],
+    adapter: [isStr, 'a string'],
+    cpuFallbackBatches: [isNum, 'a number'],
+    seconds: [isNum, 'a number'],
+    maxRssBytes: [isNum, 'a number'],
+    complete: [(x) => typeof x === 'boolean', 'a boolean'],
+  });
+  if (top) return top;
+  const s = v as Record<string, unknown>;
+  const router = problemIn(s.router, 'router', {
+    fingerprint: [isStr, 'a string'],
+    numExperts: [isNum, 'a number'],
+    boundariesQ16: [isNumArray, 'an array of numbers'],
+    weights: [isNumRecord, 'an object of numbers'],
+    caps: [isNumRecord, 'an object of numbers'],
+  });
+  if (router) return router;
+  const identity = problemIn(s.inputIdentity, 'inputIdentity', {
+    path: [isStr, 'a string'],
+    size: [orNull(isNum), 'a number or null'],
+    mtimeMs: [orNull(isNum), 'a number or null'],
+    sample: [orNull(isStr), 'a string or null'],
+  });
+  if (identity) return identity;
+  if (s.shard !== undefined) {
+    return problemIn(s.shard, 'shard', {
+      index: [isNum, 'a number'],
+      count: [isNum, 'a number'],
+      startByte: [isNum, 'a number'],
+      endByte: [isNum, 'a number'],
+      firstIndex: [isNum, 'a number'],
+    });
+  }
+  return null;
+}

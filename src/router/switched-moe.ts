@@ -151,6 +151,9 @@ export class SwitchedMoE {
   private adapter: string | null = null;
 
   constructor(options: SwitchedMoEOptions = {}) {
+    if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+      throw new ConfigError(`SwitchedMoE options must be an object, got ${describeValue(options)}`);
+    }
     this.config = resolveRouterConfig(options);
     this.backend = resolveBackend(options.backend, 'option backend');
     // checked now, like the backend: a typo must not wait for the first GPU batch (nor turn into a CPU fallback)
