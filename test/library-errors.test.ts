@@ -111,6 +111,29 @@ function suite(backend: Backend): void {
   });
 }
 
+describeGpu('SharedArrayBuffer on the GPU, over many upload windows', () => {
+  it('gives the CPU reference bits, window by window (long strings cross windows)', async () => {
+    const rand = (() => {
+      let x = 12345;
+      return () => ((x = (Math.imul(x, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    })();
+    const alphabet = 'aZ 9;é€😀\u0000x';
+    const strings = Array.from({ length: 3000 }, (_, i) =>
+      Array.from({ length: i % 97 === 0 ? 5000 : Math.floor(rand() * 60) }, () => alphabet[Math.floor(rand() * alphabet.length)]).join(''),
+    );
+    const shared = sharedBytes(strings);
+    const gpu = new SwitchedMoE({ backend: 'gpu', gpu: { planLimits: { windowBytes: 4096, chunkBytes: 256 } } });
+    const cpu = new SwitchedMoE({ backend: 'cpu' });
+    const g = await gpu.routeBatch(shared, { includeStats: true });
+    const c = await cpu.routeBatch(strings, { includeStats: true });
+    expect(g.backend).toBe('gpu');
+    expect(Buffer.from(g.stats!.buffer).equals(Buffer.from(c.stats!.buffer))).toBe(true);
+    expect(Buffer.from(g.scoresQ16.buffer).equals(Buffer.from(c.scoresQ16.buffer))).toBe(true);
+    expect(Buffer.from(g.experts.buffer).equals(Buffer.from(c.experts.buffer))).toBe(true);
+    await gpu.dispose();
+  });
+});
+
 describe('constructor', () => {
   it.each([[null], ['x'], [3]])('new SwitchedMoE(%j): ConfigError', (options) => {
     expect(() => new SwitchedMoE(options as never)).toThrow(ConfigError);

@@ -153,5 +153,9 @@ describe('merge-stats accepts what belongs together', () => {
     const partial = await runCli(['merge-stats', a, c, '-q', '--allow-partial']);
     expect(partial.code, partial.stderr).toBe(0);
     expect(JSON.parse(partial.out).merged).toBe(2);
+    expect(JSON.parse(partial.out).missingParts).toEqual(['part 1/3 is missing']);
+    expect(merged.missingParts).toBeUndefined();
+    const loud = await runCli(['merge-stats', a, c, '--allow-partial']);
+    expect(loud.stderr).toContain('PARTIAL   part 1/3 is missing');
   });
 });

@@ -23,6 +23,8 @@ export async function runMergeStats(files: string[], o: MergeStatsOptions): Prom
     throw new CliError(`the stats do not cover the file exactly: ${problems.map((p) => p.message).join('; ')} (--allow-partial merges anyway)`);
   }
   const merged = mergeStats(parts.map((p) => p.stats));
+  // a partial merge must say so: its counts are not those of the whole input
+  if (problems.length > 0) merged.missingParts = problems.map((p) => p.message);
   const json = JSON.stringify(merged, null, 2) + '\n';
   if (o.out && o.out !== '-') {
     try {

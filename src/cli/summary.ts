@@ -20,6 +20,7 @@ export function formatSummary(s: RunStats): string {
     lines.push(`  expert ${String(e).padStart(String(s.numExperts - 1).length)}  ${String(s.perExpert[e]).padStart(width)}  ${pct(s.shares[e]).padStart(6)}`);
   }
   lines.push(`  backend   ${s.backend}: ${s.adapter}${s.cpuFallbackBatches ? ` (${s.cpuFallbackBatches} batches on the CPU after device loss)` : ''}`);
+  if (s.missingParts?.length) lines.push(`  PARTIAL   ${s.missingParts.join('; ')}`);
   lines.push(`  time      ${s.seconds.toFixed(2)} s, ${s.mbPerSecond.toFixed(1)} MB/s, peak RSS ${mb(s.maxRssBytes)}`);
   return lines.join('\n') + '\n';
 }

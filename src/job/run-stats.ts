@@ -40,6 +40,8 @@ export interface RunStats {
   shard?: { index: number; count: number; startByte: number; endByte: number; firstIndex: number };
   /** merge-stats: how many stats files were merged. */
   merged?: number;
+  /** merge-stats --allow-partial: the parts that were missing (absent when the parts cover the input). */
+  missingParts?: string[];
 }
 
 export function shares(perExpert: readonly number[], routed: number): number[] {
