@@ -85,6 +85,12 @@ describe('merge-stats refuses parts that do not belong together', () => {
     await refused([a, c], a, c, 'different inputs', 'content');
   });
 
+  it('parts of one file read as different formats', async () => {
+    const a = await part(file, 0, 2, 'fmt-0.json');
+    const b = await part(file, 1, 2, 'fmt-1.json', ['--format', 'csv', '--field', 'line 0 ', '--on-error', 'skip']);
+    await refused([a, b], a, b, 'different formats: lines vs csv');
+  });
+
   it('the same stats file twice, under the same or another name', async () => {
     const a = await part(file, 0, 2, 'dup-0.json');
     const b = await part(file, 1, 2, 'dup-1.json');

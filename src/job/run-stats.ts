@@ -125,6 +125,12 @@ export function checkMergeable(parts: readonly StatsPart[]): MergeProblem[] {
     const input = describeInputDifference(first.stats.inputIdentity, p.stats.inputIdentity);
     if (input) return [{ kind: 'mismatch', message: `${first.file} and ${p.file} are of different inputs: ${input}` }];
   }
+  for (const p of parts.slice(1)) {
+    // the same bytes read as another format are other records
+    if (p.stats.format !== first.stats.format) {
+      return [{ kind: 'mismatch', message: `${first.file} and ${p.file} read the input as different formats: ${first.stats.format} vs ${p.stats.format}` }];
+    }
+  }
   const byId = new Map<string, string>();
   for (const p of parts) {
     const seen = p.fileId !== undefined ? byId.get(p.fileId) : undefined;
