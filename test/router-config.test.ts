@@ -36,6 +36,18 @@ describe('default boundaries for every N in 1..1024', () => {
     expect([q[0], q[1], q[1022]]).toEqual([38, 77, 39283]);
   });
 
+  it('expert descriptions show ranges that do not collapse, even for 1024 experts', () => {
+    for (const n of [3, 101, 1024]) {
+      const c = resolveRouterConfig({ numExperts: n });
+      for (let e = 0; e < n; e++) {
+        const m = /complexity in \[([\d.]+), ([\d.]+)[)\]]$/.exec(c.expertDescriptions[e]);
+        expect(m, c.expertDescriptions[e]).not.toBeNull();
+        expect(Number(m![1])).toBeLessThan(Number(m![2]));
+      }
+    }
+    expect(resolveRouterConfig({ numExperts: 3 }).expertDescriptions[1]).toContain('complexity in [0.198, 0.396)');
+  });
+
   it('a threshold too small for N distinct boundaries is a clear error', () => {
     expect(() => resolveRouterConfig({ numExperts: 1024, complexityThreshold: 0.001 })).toThrow(
       /1024 experts need 1023 distinct boundaries below the threshold 0.001 .*use a larger threshold or fewer experts/,

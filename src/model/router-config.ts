@@ -128,7 +128,10 @@ function compileModel(options: ModelOptions): CompiledModel {
 
 function describeExperts(boundaries: readonly number[]): Record<number, string> {
   const n = boundaries.length + 1;
-  const fmt = (x: number): string => x.toFixed(3);
+  // three decimals read best, but with many experts they would show ranges like [0.001, 0.001)
+  const gap = Math.min(1, ...boundaries.map((b, i) => b - (i === 0 ? 0 : boundaries[i - 1])));
+  const digits = gap >= 0.002 ? 3 : 5;
+  const fmt = (x: number): string => x.toFixed(digits);
   const out: Record<number, string> = {};
   for (let e = 0; e < n; e++) {
     const lo = e === 0 ? 0 : boundaries[e - 1];
