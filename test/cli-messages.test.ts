@@ -6,7 +6,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { jsonl, runCli, tempDir } from './helpers/cli.js';
+import { jsonl, runCli, stderrLines, tempDir } from './helpers/cli.js';
 
 const tmp = tempDir('moe-msg-');
 afterAll(() => tmp.cleanup());
@@ -76,6 +76,17 @@ describe('environment variables with a bad value', () => {
       expect(line).toContain(`${name}`);
       expect(line).toContain(`"${value}"`);
     }
+  });
+});
+
+describe('warnings are one line too', () => {
+  it('MOE_ROUTER_GPU_ADAPTER naming no adapter under --backend auto: one warning line (Dawn lists the adapters on several)', async () => {
+    const r = await runCli(['route', 'examples/corpus.txt', '-q'], { env: { MOE_ROUTER_GPU_ADAPTER: 'no-such-adapter' } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(jsonl(r.out)).toHaveLength(60);
+    const lines = stderrLines(r.stderr);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^moe-router: warning: .*no-such-adapter.*Falling back to the CPU reference\.$/);
   });
 });
 
