@@ -141,6 +141,15 @@ describe('calibrate: a share smaller than one record', () => {
     expect(cal.note).toContain('less than one record');
     const one = await runCli(['calibrate', '-', '--backend', 'cpu', '--target', '0.5,0.5'], { input: 'hello\n' });
     expect(one.out).toMatch(/^note: .*expert 0 \(50.00%\) and expert 1 \(50.00%\).*less than one record of 1 \(100.00%\)/m);
+    // 200 experts on 60 records: one short line, not 200 names
+    const many200 = await runCli(['calibrate', 'examples/corpus.txt', '--backend', 'cpu', '--target', Array(200).fill('0.005').join(',')]);
+    const note200 = many200.out.split('\n').filter((l) => l.startsWith('note: '));
+    expect(note200).toHaveLength(1);
+    expect(note200[0]).toContain('expert 0 (0.50%), expert 1 (0.50%), expert 2 (0.50%) and 197 more experts');
+    expect(note200[0].length).toBeLessThan(300);
+    const tooMany = await runCli(['calibrate', 'examples/corpus.txt', '--backend', 'cpu', '--target', Array(1025).fill(String(1 / 1025)).join(',')]);
+    expect(tooMany.code).toBe(2);
+    expect(oneLine(tooMany.stderr)).toContain('at most 1024 shares');
     // enough records: no note
     const many = await runCli(['calibrate', 'examples/corpus.txt', '--backend', 'cpu', '--target', '0.5,0.5']);
     expect(many.out).not.toContain('note:');
