@@ -46,9 +46,9 @@ describe('merge-stats: what a stats file records', () => {
     expect(s.router).toMatchObject({ numExperts: 3, boundariesQ16: [Math.round(0.198 * 65536), Math.round(0.396 * 65536)] });
     expect(s.router.fingerprint).toMatch(/^[0-9a-f]{16}$/);
     expect(Object.keys(s.router.weights)).toContain('tokens');
-    expect(s.inputIdentity).toMatchObject({ path: file, size: Buffer.byteLength(corpus) });
-    expect(s.inputIdentity.sample).toMatch(/^sha256:[0-9a-f]{64}$/);
-    expect(typeof s.inputIdentity.mtimeMs).toBe('number');
+    expect(s.inputFingerprint).toMatchObject({ path: file, size: Buffer.byteLength(corpus) });
+    expect(s.inputFingerprint.sample).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(typeof s.inputFingerprint.mtimeMs).toBe('number');
   });
 });
 
@@ -119,7 +119,7 @@ describe('merge-stats refuses parts that do not belong together', () => {
     const a = await part(file, 0, 2, 'bad-0.json');
     const b = await part(file, 1, 2, 'bad-1.json');
     const s = JSON.parse(readFileSync(b, 'utf8'));
-    for (const [key, value] of [['router', {}], ['router', { ...s.router, boundariesQ16: 'x' }], ['inputIdentity', { path: 3 }], ['shard', { index: 'one' }]] as const) {
+    for (const [key, value] of [['router', {}], ['router', { ...s.router, boundariesQ16: 'x' }], ['inputFingerprint', { path: 3 }], ['shard', { index: 'one' }]] as const) {
       const edited = tmp.path('edited.json');
       writeFileSync(edited, JSON.stringify({ ...s, [key]: value }));
       await refused([a, edited], edited, key);
@@ -130,7 +130,7 @@ describe('merge-stats refuses parts that do not belong together', () => {
     const a = await part(file, 0, 2, 'old-0.json');
     const old = JSON.parse(readFileSync(a, 'utf8'));
     delete old.router;
-    delete old.inputIdentity;
+    delete old.inputFingerprint;
     old.version = 1;
     const oldFile = tmp.path('old.json');
     writeFileSync(oldFile, JSON.stringify(old));
@@ -152,7 +152,7 @@ describe('merge-stats accepts what belongs together', () => {
     expect(merged.recordsIn).toBe(400);
     expect(merged.router.fingerprint).toMatch(/^[0-9a-f]{16}$/);
     expect(merged.router).toEqual(JSON.parse(readFileSync(a, 'utf8')).router);
-    expect(merged.inputIdentity.size).toBe(Buffer.byteLength(corpus));
+    expect(merged.inputFingerprint.size).toBe(Buffer.byteLength(corpus));
     const gap = await runCli(['merge-stats', a, c, '-q']);
     expect(gap.code).toBe(2);
     expect(oneLine(gap.stderr)).toContain('part 1/3 is missing');

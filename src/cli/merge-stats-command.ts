@@ -47,7 +47,7 @@ async function readStatsPart(f: string): Promise<StatsPart> {
   if (!s || typeof s !== 'object' || typeof s.version !== 'number' || !Array.isArray(s.perExpert) || typeof s.recordsIn !== 'number') {
     throw new CliError(`stats ${f}: not a moe-router --stats file`);
   }
-  if (s.version !== STATS_VERSION || !s.router || !s.inputIdentity) {
+  if (s.version !== STATS_VERSION || !s.router || !s.inputFingerprint) {
     throw new CliError(
       `stats ${f}: version ${s.version} has no router config or input identity to check (written by ${s.version < STATS_VERSION ? 'an older' : 'a newer'} moe-router); route that part again`,
     );

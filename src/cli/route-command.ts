@@ -17,7 +17,7 @@ import { firstRecordIndex, openInput, readerFor } from './input.js';
 import { routerOptions, type RouterCliOptions } from './options.js';
 import { Progress } from './progress.js';
 import { shares, STATS_VERSION, type RunStats } from '../job/run-stats.js';
-import { identifyInput } from '../job/input-identity.js';
+import { fingerprintInput } from '../job/input-fingerprint.js';
 import { routerFingerprint } from '../model/router-fingerprint.js';
 import { formatSummary } from './summary.js';
 
@@ -72,7 +72,7 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
   const shardSpec = o.shard !== undefined ? parseShard(o.shard) : undefined;
   const routerOpts = await routerOptions(o);
   const opened = await openInput(input, shardSpec, format === 'csv' || format === 'tsv');
-  const inputIdentity = await identifyInput(input);
+  const inputFingerprint = await fingerprintInput(input);
 
   const toClose: Output[] = [];
   const shardFiles: AtomicFile[] = [];
@@ -139,7 +139,7 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
       return {
         version: STATS_VERSION,
         input: opened.name,
-        inputIdentity,
+        inputFingerprint,
         router: routerFingerprint(moe!.config),
         format,
         recordsIn,

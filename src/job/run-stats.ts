@@ -1,8 +1,8 @@
 /** The statistics of a finished (or stopped) route job: the --stats JSON, and merging the stats of shards. */
 import { describeFingerprintDifference, type RouterFingerprint } from '../model/router-fingerprint.js';
-import { describeInputDifference, type InputIdentity } from './input-identity.js';
+import { describeInputDifference, type InputFingerprint } from './input-fingerprint.js';
 
-/** 2: adds router and inputIdentity (what merge-stats checks). */
+/** 2: adds router and inputFingerprint (what merge-stats checks). */
 export const STATS_VERSION = 2;
 
 export interface RunStats {
@@ -10,7 +10,7 @@ export interface RunStats {
   version: typeof STATS_VERSION;
   input: string;
   /** What the input was (size and a content sample): merge-stats refuses parts of different inputs. */
-  inputIdentity: InputIdentity;
+  inputFingerprint: InputFingerprint;
   /** What decided the experts: merge-stats refuses parts routed under different configs. */
   router: RouterFingerprint;
   format: string;
@@ -64,7 +64,7 @@ export function mergeStats(all: readonly RunStats[]): RunStats {
   return {
     version: STATS_VERSION,
     input: [...new Set(all.map((s) => s.input))].join(', '),
-    inputIdentity: first.inputIdentity,
+    inputFingerprint: first.inputFingerprint,
     router: first.router,
     format: [...new Set(all.map((s) => s.format))].join(', '),
     recordsIn: sum((s) => s.recordsIn),
@@ -122,7 +122,7 @@ export function checkMergeable(parts: readonly StatsPart[]): MergeProblem[] {
     if (config) return [{ kind: 'mismatch', message: `${first.file} and ${p.file} were routed with different router configs: ${config}` }];
   }
   for (const p of parts.slice(1)) {
-    const input = describeInputDifference(first.stats.inputIdentity, p.stats.inputIdentity);
+    const input = describeInputDifference(first.stats.inputFingerprint, p.stats.inputFingerprint);
     if (input) return [{ kind: 'mismatch', message: `${first.file} and ${p.file} are of different inputs: ${input}` }];
   }
   for (const p of parts.slice(1)) {
@@ -218,7 +218,7 @@ export function statsShapeProblem(v: unknown): string | null {
     caps: [isNumRecord, 'an object of numbers'],
   });
   if (router) return router;
-  const identity = problemIn(s.inputIdentity, 'inputIdentity', {
+  const identity = problemIn(s.inputFingerprint, 'inputFingerprint', {
     path: [isStr, 'a string'],
     size: [orNull(isNum), 'a number or null'],
     mtimeMs: [orNull(isNum), 'a number or null'],

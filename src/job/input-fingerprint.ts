@@ -15,7 +15,7 @@ import { open } from 'node:fs/promises';
 
 export const SAMPLE_BYTES = 64 * 1024;
 
-export interface InputIdentity {
+export interface InputFingerprint {
   /** The input as named on the command line ("stdin" for stdin). */
   path: string;
   /** Size in bytes when the run started; null for stdin, pipes and devices (no identity). */
@@ -27,9 +27,9 @@ export interface InputIdentity {
 }
 
 /** Identity of the input; never throws for an unreadable input (opening it reports that, with the usual message). */
-export async function identifyInput(path: string | undefined): Promise<InputIdentity> {
+export async function fingerprintInput(path: string | undefined): Promise<InputFingerprint> {
   if (path === undefined || path === '-') return { path: 'stdin', size: null, mtimeMs: null, sample: null };
-  const none: InputIdentity = { path, size: null, mtimeMs: null, sample: null };
+  const none: InputFingerprint = { path, size: null, mtimeMs: null, sample: null };
   let fh;
   try {
     fh = await open(path, 'r');
@@ -57,7 +57,7 @@ export async function identifyInput(path: string | undefined): Promise<InputIden
 }
 
 /** Whether two identities name the same input ('' if so, else what differs). Without identity, never the same. */
-export function describeInputDifference(a: InputIdentity, b: InputIdentity): string {
+export function describeInputDifference(a: InputFingerprint, b: InputFingerprint): string {
   if (a.size === null || b.size === null || a.sample === null || b.sample === null) {
     const which = a.size === null ? a.path : b.path;
     return `${which} is not a regular file, so its identity cannot be checked`;
