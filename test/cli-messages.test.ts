@@ -99,11 +99,11 @@ describe('numbers are decimal in every numeric option', () => {
     [['route', 'examples/corpus.txt', '--backend', 'cpu', '-q', '--batch-bytes'], ['0x10000', '1e6', '0x1K']],
     [['calibrate', 'examples/corpus.txt', '--backend', 'cpu', '--target'], ['0x1,0', '0.5,0x0', '5e-1,0b1']],
   ])('%j rejects %j', async (args, values) => {
-    for (const v of values) {
-      const r = await runCli([...args, v]);
-      expect(r.code, `${args.join(' ')} ${v}: ${r.stderr}`).toBe(2);
+    const runs = await Promise.all(values.map((v) => runCli([...args, v])));
+    runs.forEach((r, i) => {
+      expect(r.code, `${args.join(' ')} ${values[i]}: ${r.stderr}`).toBe(2);
       expect(r.stderr).toMatch(/decimal|byte size/);
-    }
+    });
   });
 
   it('accepts decimal forms: fractions, exponents, leading zeros (never octal)', async () => {
