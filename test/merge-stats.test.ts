@@ -126,6 +126,20 @@ describe('merge-stats refuses parts that do not belong together', () => {
     }
   });
 
+  it('--out naming one of the stats files it reads (by any name): refused, the part is kept', async () => {
+    const a = await part(file, 0, 2, 'keep-0.json');
+    const b = await part(file, 1, 2, 'keep-1.json');
+    const before = readFileSync(b, 'utf8');
+    const link = tmp.path('keep-link.json');
+    symlinkSync(b, link);
+    for (const out of [b, link]) {
+      const r = await runCli(['merge-stats', a, b, '-q', '--out', out]);
+      expect(r.code).toBe(2);
+      expect(oneLine(r.stderr)).toContain(`--out ${out} is ${b}, one of the stats files to merge`);
+      expect(readFileSync(b, 'utf8')).toBe(before);
+    }
+  });
+
   it('a stats file without a router config or input identity (an older moe-router)', async () => {
     const a = await part(file, 0, 2, 'old-0.json');
     const old = JSON.parse(readFileSync(a, 'utf8'));

@@ -15,6 +15,7 @@ export interface MergeStatsOptions {
 export async function runMergeStats(files: string[], o: MergeStatsOptions): Promise<number> {
   const parts: StatsPart[] = [];
   for (const f of files) parts.push(await readStatsPart(f));
+  if (o.out && o.out !== '-') await refuseOutputThatIsAPart(o.out, parts);
   const problems = checkMergeable(parts);
   const refusal = problems.find((p) => p.kind !== 'gap');
   // a mismatch or a duplicate would add up what does not belong together: --allow-partial never merges those
@@ -62,4 +63,17 @@ async function readStatsPart(f: string): Promise<StatsPart> {
     // read a moment ago: a vanished file is just not checked for being given twice
   }
   return { file: f, stats: s as StatsPart['stats'], ...(fileId !== undefined ? { fileId } : {}) };
+}
+
+/** An output must never destroy an input: --out may not be (a link to) one of the parts. */
+async function refuseOutputThatIsAPart(out: string, parts: readonly StatsPart[]): Promise<void> {
+  let id: string;
+  try {
+    const st = await stat(out);
+    id = `${st.dev}:${st.ino}`;
+  } catch {
+    return; // does not exist yet (or cannot be examined): writing it reports any problem
+  }
+  const part = parts.find((p) => p.fileId === id);
+  if (part) throw new CliError(`--out ${out} is ${part.file}, one of the stats files to merge: write the merged stats elsewhere`);
 }
