@@ -100,3 +100,11 @@ export function describeValue(value: unknown): string {
     }
   }
 }
+
+/** Throws a ConfigError unless `options` is a plain options object (undefined is left to the caller's default). */
+export function checkOptionsObject(options: unknown, who: string): void {
+  if (options === undefined) return;
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new ConfigError(`${who} options must be an object, got ${describeValue(options)}`);
+  }
+}

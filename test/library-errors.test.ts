@@ -57,6 +57,20 @@ function suite(backend: Backend): void {
     await moe.dispose();
   });
 
+  it('options that are not an object, and an object that is not a packed batch (a Set): ConfigError', async () => {
+    const moe = new SwitchedMoE({ backend });
+    const bad = moe.routeBatch.bind(moe) as (x: unknown, o?: unknown) => Promise<unknown>;
+    expect((await configError(bad(['a'], null))).message).toMatch(/routeBatch options must be an object, got null/);
+    expect((await configError(bad(['a'], 'gpu'))).message).toMatch(/got a string "gpu"/);
+    expect((await configError(bad(new Set(['a'])))).message).toMatch(/routeBatch takes an array of strings or a packed batch .*, got a Set/);
+    const rr = routeRecords as (m: SwitchedMoE, src: unknown, o: unknown) => AsyncGenerator<RoutedRecord>;
+    expect((await configError(collect(rr(moe, ['a'], null)))).message).toMatch(/routeRecords options must be an object, got null/);
+    const cs = createRouteStream as (m: SwitchedMoE, o: unknown) => unknown;
+    expect(() => cs(moe, 5)).toThrow(/createRouteStream options must be an object, got a number \(5\)/);
+    expect(() => cs(moe, 5)).toThrow(ConfigError);
+    await moe.dispose();
+  });
+
   it('routeRecords(moe, [a, 5]) and ([a, null]): ConfigError naming the record', async () => {
     const moe = new SwitchedMoE({ backend });
     const err = await configError(collect(routeRecords(moe, ['a', 5] as unknown as string[], { backend })));

@@ -16,7 +16,7 @@ import type { Backend, BatchRouting, SwitchedMoE } from '../router/switched-moe.
 import { PackedBuilder } from '../sources/packed-builder.js';
 import type { PackedBatch } from '../model/packed-batch.js';
 import { routePackedBatches } from './batch-pipeline.js';
-import { ConfigError, describeValue } from '../errors.js';
+import { ConfigError, checkOptionsObject, describeValue } from '../errors.js';
 
 export interface RoutedRecord {
   /** 0-based position of the record in the stream. */
@@ -90,6 +90,7 @@ export async function* routeRecords(
   source: AsyncIterable<RecordInput> | Iterable<RecordInput>,
   options: RouteStreamOptions = {},
 ): AsyncGenerator<RoutedRecord> {
+  checkOptionsObject(options, 'routeRecords');
   const iterable =
     source !== null && typeof source === 'object' && (Symbol.asyncIterator in source || Symbol.iterator in source);
   // a string is iterable too, by characters: routing those as records would be silently wrong
@@ -200,5 +201,6 @@ class RouteStream extends Transform {
 
 /** A Transform (object mode): records in, routed records out, in order, with backpressure. */
 export function createRouteStream(moe: SwitchedMoE, options: RouteStreamOptions = {}): Transform {
+  checkOptionsObject(options, 'createRouteStream');
   return new RouteStream(moe, options);
 }

@@ -5,7 +5,7 @@
  */
 import { computeStatistics } from '../backends/cpu-reference/statistics.js';
 import { scoreStatistics } from '../backends/cpu-reference/score.js';
-import { DeviceLostError, DisposedError, GpuUnavailableError, ConfigError, describeValue } from '../errors.js';
+import { DeviceLostError, DisposedError, GpuUnavailableError, ConfigError, checkOptionsObject, describeValue } from '../errors.js';
 import {
   FEATURE_NAMES,
   STAT,
@@ -151,9 +151,7 @@ export class SwitchedMoE {
   private adapter: string | null = null;
 
   constructor(options: SwitchedMoEOptions = {}) {
-    if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-      throw new ConfigError(`SwitchedMoE options must be an object, got ${describeValue(options)}`);
-    }
+    checkOptionsObject(options, 'SwitchedMoE');
     this.config = resolveRouterConfig(options);
     this.backend = resolveBackend(options.backend, 'option backend');
     // checked now, like the backend: a typo must not wait for the first GPU batch (nor turn into a CPU fallback)
@@ -260,12 +258,13 @@ export class SwitchedMoE {
   /** Routes many strings, or a packed batch (UTF-8 bytes + n + 1 offsets), on the GPU or the CPU. */
   async routeBatch(input: readonly string[] | PackedBatch, options: RouteBatchOptions = {}): Promise<BatchRouting> {
     this.assertUsable();
+    checkOptionsObject(options, 'routeBatch');
     const backend = options.backend === undefined ? this.backend : resolveBackend(options.backend, 'routeBatch option backend');
     const t0 = performance.now();
     let batch: PackedBatch;
     if (Array.isArray(input)) {
       batch = packStrings(input as readonly string[]);
-    } else if (input !== null && typeof input === 'object' && !ArrayBuffer.isView(input)) {
+    } else if (input !== null && typeof input === 'object' && ('bytes' in input || 'offsets' in input)) {
       batch = input as PackedBatch;
       validatePackedBatch(batch);
     } else {
