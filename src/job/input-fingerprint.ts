@@ -11,7 +11,7 @@
  * first and last 64 KiB agree are taken to be the same input.
  */
 import { createHash } from 'node:crypto';
-import { open } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 
 export const SAMPLE_BYTES = 64 * 1024;
 
@@ -32,6 +32,8 @@ export async function fingerprintInput(path: string | undefined): Promise<InputF
   const none: InputFingerprint = { path, size: null, mtimeMs: null, sample: null };
   let fh;
   try {
+    // stat first: opening a FIFO or a /dev/fd pipe would wait for a writer (or take a reader's place)
+    if (!(await stat(path)).isFile()) return none;
     fh = await open(path, 'r');
   } catch {
     return none;
