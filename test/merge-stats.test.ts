@@ -126,6 +126,14 @@ describe('merge-stats refuses parts that do not belong together', () => {
     }
   });
 
+  it('runs of stdin have no input identity: never merged with each other', async () => {
+    const s1 = tmp.path('stdin-1.json');
+    const s2 = tmp.path('stdin-2.json');
+    for (const s of [s1, s2]) expect((await runCli(['route', '-', '--backend', 'cpu', '-q', '--stats', s], { input: corpus })).code).toBe(0);
+    expect(JSON.parse(readFileSync(s1, 'utf8')).inputFingerprint).toEqual({ path: 'stdin', size: null, mtimeMs: null, sample: null });
+    await refused([s1, s2], s1, s2, 'stdin is not a regular file');
+  });
+
   it('--out naming one of the stats files it reads (by any name): refused, the part is kept', async () => {
     const a = await part(file, 0, 2, 'keep-0.json');
     const b = await part(file, 1, 2, 'keep-1.json');
