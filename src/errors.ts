@@ -83,3 +83,42 @@ export class DisposedError extends MoeRouterError {
     super('DISPOSED', 'this SwitchedMoE has been disposed; create a new one');
   }
 }
+
+/**
+ * A value as a message shows it: its type, and the value itself when short,
+ * so that "must be an integer, got a string \"3\"" says what was found
+ * (String(value) would print 3, [object Object] or nothing at all).
+ */
+export function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (value === undefined) return 'undefined';
+  if (Array.isArray(value)) return `an array (${value.length} item${value.length === 1 ? '' : 's'})`;
+  switch (typeof value) {
+    case 'string': {
+      const shown = value.length > 40 ? `${value.slice(0, 40)}...` : value;
+      return `a string ${JSON.stringify(shown)}`;
+    }
+    case 'number':
+      return `a number (${value})`;
+    case 'bigint':
+      return `a bigint (${value}n)`;
+    case 'boolean':
+      return `a boolean (${value})`;
+    case 'function':
+      return 'a function';
+    case 'symbol':
+      return 'a symbol';
+    default: {
+      const name = (value as object).constructor?.name;
+      return name && name !== 'Object' ? `a ${name}` : 'an object';
+    }
+  }
+}
+
+/** Throws a ConfigError unless `options` is a plain options object (undefined is left to the caller's default). */
+export function checkOptionsObject(options: unknown, who: string): void {
+  if (options === undefined) return;
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new ConfigError(`${who} options must be an object, got ${describeValue(options)}`);
+  }
+}

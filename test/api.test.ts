@@ -39,7 +39,7 @@ describe('CPU backend', () => {
 
   it('rejects non-string texts and bad plan limits with ConfigError', async () => {
     const moe = new SwitchedMoE({ backend: 'cpu' });
-    await expect(moe.routeBatch(['a', 3 as unknown as string])).rejects.toThrow(/texts\[1\] is number, not a string/);
+    await expect(moe.routeBatch(['a', 3 as unknown as string])).rejects.toThrow(/texts\[1\] is a number \(3\), not a string/);
     expect(() => new SwitchedMoE({ gpu: { planLimits: { windowBytes: 6 } } })).toThrow(ConfigError);
     expect(() => new SwitchedMoE({ gpu: { planLimits: { chunkBytes: 0 } } })).toThrow(/invalid gpu.planLimits/);
   });
@@ -86,10 +86,13 @@ describe('adapter choice and fallback', () => {
     expect((await moe.chooseBackend()).reason).toMatch(/^auto: no WebGPU adapter/);
   });
 
-  it('rejects an unknown GPU backend from the environment', async () => {
+  it('rejects an unknown GPU backend from the environment when the router is made, as MOE_ROUTER_BACKEND', async () => {
     process.env.MOE_ROUTER_GPU_BACKEND = 'glide';
     try {
-      await expect(new SwitchedMoE({ backend: 'gpu' }).routeBatch(['a'])).rejects.toThrow(/unknown GPU backend "glide" \(from MOE_ROUTER_GPU_BACKEND\)/);
+      for (const backend of ['gpu', 'auto', 'cpu'] as const) {
+        expect(() => new SwitchedMoE({ backend })).toThrow(ConfigError);
+        expect(() => new SwitchedMoE({ backend })).toThrow(/GPU backend must be one of auto, vulkan, .*, got "glide" \(from MOE_ROUTER_GPU_BACKEND\)/);
+      }
     } finally {
       delete process.env.MOE_ROUTER_GPU_BACKEND;
     }

@@ -2,6 +2,8 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { routerFingerprint } from '../src/model/router-fingerprint.js';
+import { resolveRouterConfig } from '../src/model/router-config.js';
 import { ComplexityDashboard } from '../src/dashboard/complexity-dashboard.js';
 import { BINS, LatencyHistogram, Reservoir, TimeSeries, binOf, cutText, seededRandom } from '../src/dashboard/aggregates.js';
 import { escapeHtml, jsonForScript, renderReport } from '../src/dashboard/report.js';
@@ -195,7 +197,9 @@ describe('ComplexityDashboard', () => {
 
     // a --stats file brings counts only: they go to perExpert and histogram.unbinned
     const stats = {
-      version: 1 as const, input: 'x', format: 'lines', recordsIn: 10, recordsOut: 10, routed: 9, errors: 1, bytes: 99, numExperts: 3,
+      version: 2 as const, input: 'x', format: 'lines',
+      inputFingerprint: { path: 'x', size: 99, mtimeMs: 0, sample: 'ab' },
+      router: routerFingerprint(resolveRouterConfig({})), recordsIn: 10, recordsOut: 10, routed: 9, errors: 1, bytes: 99, numExperts: 3,
       boundaries: [0.198, 0.396], perExpert: [2, 3, 4], shares: [2 / 9, 3 / 9, 4 / 9], backend: 'cpu', adapter: 'CPU', cpuFallbackBatches: 0,
       seconds: 1, mbPerSecond: 0, maxRssBytes: 0, complete: true,
     };

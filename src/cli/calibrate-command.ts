@@ -15,6 +15,7 @@ import { loadConfigFile, parseNumberList, type ConfigFile } from './options.js';
 import { InvalidArgumentError } from 'commander';
 import { runBudgetCalibrate } from './calibrate-budget.js';
 import { loadExpertModels } from './models-config.js';
+import { MAX_EXPERTS } from '../model/router-config.js';
 
 const ONE = 65536;
 
@@ -36,6 +37,7 @@ export interface CalibrateOptions {
 export function parseTargets(v: string): number[] {
   const t = parseNumberList(v);
   if (t.length < 2) throw new InvalidArgumentError('give at least two shares, one per expert (e.g. 0.5,0.3,0.2).');
+  if (t.length > MAX_EXPERTS) throw new InvalidArgumentError(`give at most ${MAX_EXPERTS} shares, one per expert (got ${t.length}).`);
   if (t.some((x) => x <= 0)) throw new InvalidArgumentError('every share must be > 0.');
   const sum = t.reduce((a, b) => a + b, 0);
   if (Math.abs(sum - 1) > 1e-3) throw new InvalidArgumentError(`shares must sum to 1 (these sum to ${sum}).`);
@@ -98,7 +100,9 @@ export function calibrate(sorted: Uint32Array, targets: readonly number[]): Cali
   }
   counts.push(n - below);
   const achieved = counts.map((c) => c / n);
-  const exact = achieved.every((a, e) => Math.abs(a - targets[e]) <= 1 / n + 1e-12);
+  // a share below one record's cannot be met by any boundary: such an expert gets 0 or 1 records, never its share
+  const belowOne = targets.map((t, e) => ({ t, e })).filter(({ t }) => t * n < 1);
+  const exact = belowOne.length === 0 && achieved.every((a, e) => Math.abs(a - targets[e]) <= 1 / n + 1e-12);
   const result: Calibration = {
     records: n,
     targets: [...targets],
@@ -108,7 +112,16 @@ export function calibrate(sorted: Uint32Array, targets: readonly number[]): Cali
     achieved,
     exact,
   };
-  if (!exact) {
+  if (belowOne.length > 0) {
+    const pct = (x: number): string => `${(100 * x).toFixed(2)}%`;
+    const names = belowOne.map(({ t, e }) => `expert ${e} (${pct(t)})`);
+    // the note stays one readable line even when hundreds of experts are named
+    const shown = names.length > 4 ? [...names.slice(0, 3), `${names.length - 3} more experts`] : names;
+    const list = shown.length === 1 ? shown[0] : `${shown.slice(0, -1).join(', ')} and ${shown[shown.length - 1]}`;
+    result.note =
+      `the share${names.length > 1 ? 's' : ''} of ${list} ${names.length > 1 ? 'are' : 'is'} less than one record of ${n} (${pct(1 / n)}), ` +
+      `so no boundary can meet ${names.length > 1 ? 'them' : 'it'}: calibrate on more records, or give ${names.length > 1 ? 'those experts' : 'that expert'} a larger share`;
+  } else if (!exact) {
     result.note = `the shares cannot be met exactly: ${adjusted ? 'boundaries had to be moved apart; ' : ''}records with equal scores (ties) always go to the same expert`;
   }
   return result;

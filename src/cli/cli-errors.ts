@@ -69,5 +69,6 @@ export function reportError(err: unknown): number {
 
 /** A warning on stderr, in the same form as errors. */
 export function warn(message: string): void {
-  process.stderr.write(`moe-router: warning: ${message}\n`);
+  // one line, like errors: some messages (Dawn's adapter list) hold line breaks
+  process.stderr.write(`moe-router: warning: ${message.replace(/\s*\n\s*/g, ' ')}\n`);
 }

@@ -1,16 +1,30 @@
 /** Option parsers (commander) and the router configuration shared by the subcommands. */
 import { InvalidArgumentError, Option } from 'commander';
-import { MAX_EXPERTS, resolveRouterConfig, type RouterOptions } from '../model/router-config.js';
+import { MAX_EXPERTS, checkOptionTypes, resolveRouterConfig, type RouterOptions } from '../model/router-config.js';
 import { BACKENDS, type Backend } from '../router/switched-moe.js';
 import { ConfigError } from '../errors.js';
 import { CliError } from './cli-errors.js';
 import { readJsonFile } from './input.js';
 
+/**
+ * Every number on the command line is written in decimal: 12, 010 (ten),
+ * 0.25, .5, 5e-1, -1 (a sign is allowed; ranges are checked after). Number()
+ * alone would also take 0x1, 0b1, 0o1 and Infinity, which made --threshold 0x1 work while --experts 0x10 failed; one
+ * syntax for all options instead.
+ */
+const DECIMAL_INTEGER = /^[+-]?\d+$/;
+const DECIMAL_NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
+/** The decimal number written in `text` (surrounding blanks allowed), or null. */
+export function parseDecimal(text: string, integer = false): number | null {
+  const t = text.trim();
+  return (integer ? DECIMAL_INTEGER : DECIMAL_NUMBER).test(t) ? Number(t) : null;
+}
+
 export function parseIntIn(min: number, max: number): (v: string) => number {
   return (v: string) => {
-    if (!/^\s*\d+\s*$/.test(v)) throw new InvalidArgumentError(`expected an integer in ${min}..${max}.`);
-    const n = Number(v);
-    if (n < min || n > max) throw new InvalidArgumentError(`expected an integer in ${min}..${max}.`);
+    const n = parseDecimal(v, true);
+    if (n === null || n < min || n > max) throw new InvalidArgumentError(`expected a decimal integer in ${min}..${max}.`);
     return n;
   };
 }
@@ -21,18 +35,17 @@ export const parseExperts = parseIntIn(1, MAX_EXPERTS);
 export const parsePort = parseIntIn(0, 65535);
 
 export function parseThreshold(v: string): number {
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n) || n <= 0 || n > 1) throw new InvalidArgumentError('expected a number in (0, 1].');
+  const n = parseDecimal(v);
+  if (n === null || !Number.isFinite(n) || n <= 0 || n > 1) throw new InvalidArgumentError('expected a decimal number in (0, 1], like 0.6.');
   return n;
 }
 
 export function parseNumberList(v: string): number[] {
-  const parts = v.split(',').map((s) => s.trim());
-  const out = parts.map(Number);
-  if (parts.some((p) => p === '') || out.some((n) => !Number.isFinite(n))) {
-    throw new InvalidArgumentError('expected comma-separated numbers, like 0.2,0.4.');
+  const out = v.split(',').map((p) => parseDecimal(p));
+  if (out.some((n) => n === null || !Number.isFinite(n))) {
+    throw new InvalidArgumentError('expected comma-separated decimal numbers, like 0.2,0.4.');
   }
-  return out;
+  return out as number[];
 }
 
 export function parseBoundaries(v: string): number[] {
@@ -103,6 +116,13 @@ export async function loadConfigFile(path: string): Promise<ConfigFile> {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new CliError(`config ${path}: expected a JSON object`);
   const unknown = Object.keys(value).filter((k) => !CONFIG_KEYS.includes(k));
   if (unknown.length > 0) throw new CliError(`config ${path}: unknown key${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (known: ${CONFIG_KEYS.join(', ')})`);
+  try {
+    // a value of the wrong type is an error even where an option overrides it
+    checkOptionTypes(value as Record<string, unknown>);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new CliError(`invalid router configuration (with config ${path}): ${err.message}`);
+    throw err;
+  }
   return value as ConfigFile;
 }
 

@@ -2,7 +2,7 @@
 import { ComplexityDashboard } from '../dashboard/complexity-dashboard.js';
 import { renderReport } from '../dashboard/report.js';
 import { classifySummary } from '../dashboard/snapshot.js';
-import { checkShardCoverage, type RunStats } from '../job/run-stats.js';
+import { STATS_VERSION, checkMergeable, type RunStats } from '../job/run-stats.js';
 import { CliError, ioMessage, warn } from './cli-errors.js';
 import { readJsonFile } from './input.js';
 import { OutputPathError, OutputSet, inputIdentity, type InputIdentity } from '../sinks/output-set.js';
@@ -15,12 +15,12 @@ export interface ReportOptions {
 /** Reads route --snapshot and --stats files and merges them into one finished dashboard. */
 export async function loadRuns(files: readonly string[]): Promise<ComplexityDashboard> {
   const dashboard = ComplexityDashboard.forMerging();
-  const stats: RunStats[] = [];
+  const stats: { file: string; stats: RunStats }[] = [];
   for (const f of files) {
     const s = classifySummary(await readJsonFile(f, 'run'));
-    if (!s) throw new CliError(`${f}: neither a route --snapshot file nor a --stats file (version 1)`);
+    if (!s) throw new CliError(`${f}: neither a route --snapshot file nor a --stats file (version ${STATS_VERSION})`);
     const st = s.kind === 'stats' ? s.stats : s.snapshot.stats;
-    if (st) stats.push(st);
+    if (st) stats.push({ file: f, stats: st });
     try {
       dashboard.merge(s.kind === 'stats' ? s.stats : s.snapshot);
     } catch (err) {
@@ -28,8 +28,8 @@ export async function loadRuns(files: readonly string[]): Promise<ComplexityDash
     }
   }
   if (stats.length === files.length && files.length > 1) {
-    const problems = checkShardCoverage(stats);
-    if (problems.length > 0) warn(`the runs do not cover one file exactly: ${problems.join('; ')}`);
+    const problems = checkMergeable(stats);
+    if (problems.length > 0) warn(`the runs do not cover one file exactly: ${problems.map((p) => p.message).join('; ')}`);
   }
   return dashboard;
 }

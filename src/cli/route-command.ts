@@ -24,6 +24,7 @@ import { routerOptions, type RouterCliOptions } from './options.js';
 import { Progress } from './progress.js';
 import { stdoutWasClosed } from './stdio.js';
 import { formatSummary } from './summary.js';
+import { fingerprintInput } from '../job/input-fingerprint.js';
 import { RouteMonitor, dashboardOutputs, type DashboardCliOptions } from './dashboard-monitor.js';
 import { hadoopCountersListener } from './hadoop-counters.js';
 import { loadExpertModels } from './models-config.js';
@@ -102,6 +103,7 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
     // The dashboard serves (and prints its URL) before the input is read: a pipe may wait for a viewer.
     const monitorFiles = dashboardOutputs(o).map((_, i, all) => files!.get(outputs.length - all.length + i));
     monitor = await RouteMonitor.open(o, monitorFiles);
+    const fingerprint = await fingerprintInput(input);
     const opened = await openInput(input, shardSpec, format === 'csv' || format === 'tsv');
     const reader = readerFor(opened, format, o, o.shards !== undefined);
 
@@ -172,6 +174,7 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
         name: opened.name,
         format,
         size: opened.size,
+        fingerprint,
         statsExtra: (): Partial<RunStats> => ({
           ...(costMeter ? { cost: costMeter.stats() } : {}),
           ...(opened.changed ? { inputChanged: opened.changed } : {}),

@@ -23,6 +23,7 @@ export function formatSummary(s: RunStats): string {
   lines.push(`  backend   ${s.backend}: ${s.adapter}${s.cpuFallbackBatches ? ` (${s.cpuFallbackBatches} batches on the CPU after device loss)` : ''}`);
   if (s.backendChoice) lines.push(`  why       ${s.backendChoice}`);
   if (s.cost) lines.push(...costSummaryLines(s.cost));
+  if (s.missingParts?.length) lines.push(`  PARTIAL   ${s.missingParts.join('; ')}`);
   lines.push(`  time      ${s.seconds.toFixed(2)} s, ${s.mbPerSecond.toFixed(1)} MB/s, peak RSS ${mb(s.maxRssBytes)}`);
   return lines.join('\n') + '\n';
 }

@@ -4,7 +4,7 @@
  * event is one whole snapshot, so a page that connects late is complete at once.
  */
 import type { LatencySummary, SampleRecord, SeriesPoint } from './aggregates.js';
-import type { RunStats } from '../job/run-stats.js';
+import { STATS_VERSION, type RunStats } from '../job/run-stats.js';
 
 export const SNAPSHOT_FORMAT = 'moe-router-dashboard';
 export const SNAPSHOT_VERSION = 1;
@@ -76,7 +76,7 @@ export function classifySummary(value: unknown): RunSummaryFile | null {
     if (v.version !== SNAPSHOT_VERSION || !Array.isArray(v.perExpert) || !v.histogram || !Array.isArray(v.histogram.counts) || !v.config || !v.totals) return null;
     return { kind: 'snapshot', snapshot: v as DashboardSnapshot };
   }
-  if (v.version === 1 && Array.isArray(v.perExpert) && typeof v.recordsIn === 'number' && Array.isArray(v.boundaries)) {
+  if (v.version === STATS_VERSION && Array.isArray(v.perExpert) && typeof v.recordsIn === 'number' && Array.isArray(v.boundaries)) {
     return { kind: 'stats', stats: v as RunStats };
   }
   return null;

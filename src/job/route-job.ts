@@ -20,7 +20,9 @@ import { outputHeader, type OutputSpec } from '../sinks/batch-formatter.js';
 import type { ByteWriter } from '../sinks/byte-writer.js';
 import { NO_EXPERT, type BatchEvent, type RouteJobListener } from './events.js';
 import { toFormattedBatch, type FormattedBatch } from './formatted-batch.js';
-import { shares, type RunStats } from './run-stats.js';
+import { shares, STATS_VERSION, type RunStats } from './run-stats.js';
+import type { InputFingerprint } from './input-fingerprint.js';
+import { routerFingerprint } from '../model/router-fingerprint.js';
 
 export interface FallbackState {
   /** Batches routed on the CPU because the GPU device was lost. */
@@ -76,7 +78,9 @@ export interface JobInput {
   format: string;
   /** Bytes to read when known (progress). */
   size: number | null;
-  /** Extra fields for the stats (shard part, input identity, ...). */
+  /** What merge-stats checks the parts of one run against (src/job/input-fingerprint.ts). */
+  fingerprint: InputFingerprint;
+  /** Extra fields for the stats (shard part, cost, ...). */
   statsExtra?: () => Partial<RunStats>;
 }
 
@@ -190,8 +194,10 @@ export async function runRouteJob(o: RouteJobOptions): Promise<RouteJobResult> {
   const stats = (complete: boolean): RunStats => {
     const seconds = (performance.now() - t0) / 1000;
     return {
-      version: 1,
+      version: STATS_VERSION,
       input: o.input.name,
+      inputFingerprint: o.input.fingerprint,
+      router: routerFingerprint(moe.config),
       format: o.input.format,
       recordsIn: totals.recordsIn,
       recordsOut: totals.recordsOut,

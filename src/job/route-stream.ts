@@ -17,6 +17,7 @@ import { PackedBuilder } from '../sources/packed-builder.js';
 import type { PackedBatch } from '../model/packed-batch.js';
 import { routePackedBatches } from './batch-pipeline.js';
 import { routeWithFallback } from './route-job.js';
+import { ConfigError, checkOptionsObject, describeValue } from '../errors.js';
 
 export interface RoutedRecord {
   /** 0-based position of the record in the stream. */
@@ -52,9 +53,11 @@ class Batcher {
   ) {
     this.builder = new PackedBuilder(Math.min(bytes, 1 << 20), Math.min(records, 65536));
   }
-  add(r: RecordInput): void {
+  /** Adds record `index` (its position in the stream, for the message if it is not a record). */
+  add(r: RecordInput, index: number): void {
     if (typeof r === 'string') this.builder.pushString(r);
-    else this.builder.push(r, 0, r.length);
+    else if (r instanceof Uint8Array) this.builder.push(r, 0, r.length);
+    else throw notARecord(r, index);
   }
   get full(): boolean {
     return this.builder.count >= this.records || this.builder.byteLength >= this.bytes;
@@ -65,6 +68,13 @@ class Batcher {
   take(): PackedBatch {
     return this.builder.take(Math.min(this.bytes, 1 << 20), Math.min(this.records, 65536));
   }
+}
+
+/** The same ConfigError from routeRecords and createRouteStream, whatever the backend. */
+function notARecord(value: unknown, index: number): ConfigError {
+  return new ConfigError(
+    `record ${index} is ${describeValue(value)}, not a string, Buffer or Uint8Array (routeRecords and createRouteStream take strings, Buffers or Uint8Arrays, one record each)`,
+  );
 }
 
 function* results(batch: PackedBatch, r: BatchRouting, first: number, includeText: boolean): Generator<RoutedRecord> {
@@ -81,11 +91,16 @@ export async function* routeRecords(
   source: AsyncIterable<RecordInput> | Iterable<RecordInput>,
   options: RouteStreamOptions = {},
 ): AsyncGenerator<RoutedRecord> {
+  checkOptionsObject(options, 'routeRecords');
+  const iterable =
+    source !== null && typeof source === 'object' && (Symbol.asyncIterator in source || Symbol.iterator in source);
+  // a string is iterable too, by characters: routing those as records would be silently wrong
+  if (!iterable) throw new ConfigError(`routeRecords takes an iterable or async iterable of records, got ${describeValue(source)}`);
   const batcher = new Batcher(options.batchRecords ?? 4096, options.batchBytes ?? 4 << 20);
   let first = 0;
   async function* packed(): AsyncGenerator<{ text: PackedBatch; count: number; first: number }> {
     for await (const r of source as AsyncIterable<RecordInput>) {
-      batcher.add(r);
+      batcher.add(r, first + batcher.count);
       if (batcher.full) {
         const count = batcher.count;
         yield { text: batcher.take(), count, first };
@@ -163,10 +178,11 @@ class RouteStream extends Transform {
 
   override _transform(chunk: RecordInput, _enc: BufferEncoding, callback: TransformCallback): void {
     if (this.failure) return callback(this.failure);
-    if (typeof chunk !== 'string' && !(chunk instanceof Uint8Array)) {
-      return callback(new TypeError('createRouteStream takes strings, Buffers or Uint8Arrays, one record each'));
+    try {
+      this.batcher.add(chunk, this.next + this.batcher.count);
+    } catch (err) {
+      return callback(err as Error);
     }
-    this.batcher.add(chunk);
     if (!this.batcher.full && this.readableLength < this.readableHighWaterMark) return callback();
     const wait = this.batcher.full ? this.dispatch() : Promise.resolve();
     wait
@@ -188,5 +204,6 @@ class RouteStream extends Transform {
 
 /** A Transform (object mode): records in, routed records out, in order, with backpressure. */
 export function createRouteStream(moe: SwitchedMoE, options: RouteStreamOptions = {}): Transform {
+  checkOptionsObject(options, 'createRouteStream');
   return new RouteStream(moe, options);
 }

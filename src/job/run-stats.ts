@@ -1,10 +1,19 @@
 /** The statistics of a finished (or stopped) route job: the --stats JSON, and merging the stats of shards. */
 import { mergeCostStats, type CostStats } from './cost-stats.js';
+import { describeFingerprintDifference, type RouterFingerprint } from '../model/router-fingerprint.js';
+import { describeInputDifference, type InputFingerprint } from './input-fingerprint.js';
+
+/** 2: adds router and inputFingerprint (what merge-stats checks). */
+export const STATS_VERSION = 2;
 
 export interface RunStats {
   /** Format version of this object. */
-  version: 1;
+  version: typeof STATS_VERSION;
   input: string;
+  /** What the input was (size and a content sample): merge-stats refuses parts of different inputs. */
+  inputFingerprint: InputFingerprint;
+  /** What decided the experts: merge-stats refuses parts routed under different configs. */
+  router: RouterFingerprint;
   format: string;
   /** Records read (every record, good or bad). */
   recordsIn: number;
@@ -38,6 +47,8 @@ export interface RunStats {
   cost?: CostStats;
   /** The input file's size changed while it was read (appended to, truncated): the output is what was read. */
   inputChanged?: InputChange;
+  /** merge-stats --allow-partial: the parts that were missing (absent when the parts cover the input). */
+  missingParts?: string[];
 }
 
 /** A regular input file whose size at the end of reading differs from its size at the start. */
@@ -70,8 +81,10 @@ export function mergeStats(all: readonly RunStats[]): RunStats {
   // a part that saw its file change makes the whole run's output suspect
   const changed = all.find((s) => s.inputChanged)?.inputChanged;
   return {
-    version: 1,
+    version: STATS_VERSION,
     input: [...new Set(all.map((s) => s.input))].join(', '),
+    inputFingerprint: first.inputFingerprint,
+    router: first.router,
     format: [...new Set(all.map((s) => s.format))].join(', '),
     recordsIn: sum((s) => s.recordsIn),
     recordsOut: sum((s) => s.recordsOut),
@@ -95,27 +108,152 @@ export function mergeStats(all: readonly RunStats[]): RunStats {
   };
 }
 
-/** Checks that shard stats cover parts 0..N-1 of one file exactly once, with contiguous byte ranges. Returns problems. */
-export function checkShardCoverage(all: readonly RunStats[]): string[] {
-  const withShard = all.filter((s) => s.shard);
-  if (withShard.length === 0) return [];
-  if (withShard.length !== all.length) return ['some stats files come from a --shard run and some do not'];
-  const problems: string[] = [];
-  const counts = new Set(withShard.map((s) => s.shard?.count));
-  if (counts.size !== 1) return [`the stats come from different splits (N = ${[...counts].join(', ')})`];
-  const n = withShard[0].shard?.count ?? 0;
-  const parts = [...withShard].sort((a, b) => (a.shard?.index ?? 0) - (b.shard?.index ?? 0));
-  const seen = new Set<number>();
-  for (const s of parts) {
-    const i = s.shard?.index ?? -1;
-    if (seen.has(i)) problems.push(`part ${i}/${n} appears twice`);
-    seen.add(i);
+/** One stats file given to merge-stats: its name, its parsed stats, and its identity on disk (same file twice). */
+export interface StatsPart {
+  file: string;
+  stats: RunStats;
+  /** "dev:ino" of the stats file itself, when known. */
+  fileId?: string;
+}
+
+/**
+ * mismatch: the parts do not belong to one run (config, input, split); duplicate: something would be counted
+ * twice; gap: a part is missing (the only kind --allow-partial accepts).
+ */
+export type MergeProblemKind = 'mismatch' | 'duplicate' | 'gap';
+
+export interface MergeProblem {
+  kind: MergeProblemKind;
+  message: string;
+}
+
+function partName(s: RunStats): string {
+  return s.shard ? `part ${s.shard.index}/${s.shard.count}` : 'a whole run';
+}
+
+/**
+ * Whether the parts are the parts of one --shard run, of one input, under one router config, each once.
+ * Mismatches and duplicates come first (each names the two files); gaps last.
+ */
+export function checkMergeable(parts: readonly StatsPart[]): MergeProblem[] {
+  if (parts.length === 0) return [];
+  const first = parts[0];
+  for (const p of parts.slice(1)) {
+    const config = describeFingerprintDifference(first.stats.router, p.stats.router);
+    if (config) return [{ kind: 'mismatch', message: `${first.file} and ${p.file} were routed with different router configs: ${config}` }];
   }
-  for (let i = 0; i < n; i++) if (!seen.has(i)) problems.push(`part ${i}/${n} is missing`);
-  for (let k = 1; k < parts.length; k++) {
-    const a = parts[k - 1].shard;
-    const b = parts[k].shard;
-    if (a && b && a.index + 1 === b.index && a.endByte !== b.startByte) problems.push(`parts ${a.index} and ${b.index} are not contiguous (byte ${a.endByte} vs ${b.startByte})`);
+  for (const p of parts.slice(1)) {
+    const input = describeInputDifference(first.stats.inputFingerprint, p.stats.inputFingerprint);
+    if (input) return [{ kind: 'mismatch', message: `${first.file} and ${p.file} are of different inputs: ${input}` }];
+  }
+  for (const p of parts.slice(1)) {
+    // the same bytes read as another format are other records
+    if (p.stats.format !== first.stats.format) {
+      return [{ kind: 'mismatch', message: `${first.file} and ${p.file} read the input as different formats: ${first.stats.format} vs ${p.stats.format}` }];
+    }
+  }
+  const byId = new Map<string, string>();
+  for (const p of parts) {
+    const seen = p.fileId !== undefined ? byId.get(p.fileId) : undefined;
+    if (seen !== undefined) return [{ kind: 'duplicate', message: `${seen} and ${p.file} are the same stats file, given twice` }];
+    if (p.fileId !== undefined) byId.set(p.fileId, p.file);
+  }
+  for (const p of parts.slice(1)) {
+    if (Boolean(first.stats.shard) !== Boolean(p.stats.shard)) {
+      return [{ kind: 'mismatch', message: `${first.file} is ${partName(first.stats)} and ${p.file} is ${partName(p.stats)} of ${p.stats.input} (merge-stats merges the parts of one --shard run)` }];
+    }
+    if (first.stats.shard && p.stats.shard && first.stats.shard.count !== p.stats.shard.count) {
+      return [{ kind: 'mismatch', message: `${first.file} is ${partName(first.stats)} and ${p.file} is ${partName(p.stats)}: different splits` }];
+    }
+  }
+  const byPart = new Map<number, StatsPart>();
+  for (const p of parts) {
+    const index = p.stats.shard?.index ?? -1;
+    const seen = byPart.get(index);
+    if (seen) {
+      const what = p.stats.shard ? `both ${partName(p.stats)}` : `both whole runs of ${p.stats.input}`;
+      return [{ kind: 'duplicate', message: `${seen.file} and ${p.file} are ${what}: merging would count it twice` }];
+    }
+    byPart.set(index, p);
+  }
+  if (!first.stats.shard) return [];
+  const n = first.stats.shard.count;
+  const problems: MergeProblem[] = [];
+  for (let i = 0; i < n; i++) {
+    const a = byPart.get(i);
+    const b = byPart.get(i + 1);
+    if (a?.stats.shard && b?.stats.shard && a.stats.shard.endByte !== b.stats.shard.startByte) {
+      return [{ kind: 'mismatch', message: `${a.file} and ${b.file} (parts ${i} and ${i + 1} of ${n}) are not contiguous (byte ${a.stats.shard.endByte} vs ${b.stats.shard.startByte})` }];
+    }
+    if (!a) problems.push({ kind: 'gap', message: `part ${i}/${n} is missing` });
   }
   return problems;
+}
+
+type Check = (v: unknown) => boolean;
+const isNum: Check = (v) => typeof v === 'number' && Number.isFinite(v);
+const isStr: Check = (v) => typeof v === 'string';
+const orNull = (c: Check): Check => (v) => v === null || c(v);
+const isNumArray: Check = (v) => Array.isArray(v) && v.every(isNum);
+const isNumRecord: Check = (v) => v !== null && typeof v === 'object' && !Array.isArray(v) && Object.values(v).every(isNum);
+
+function problemIn(obj: unknown, where: string, fields: Record<string, [Check, string]>): string | null {
+  if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) return `${where || 'the file'} must be an object`;
+  const o = obj as Record<string, unknown>;
+  for (const [key, [check, what]] of Object.entries(fields)) {
+    if (!check(o[key])) return `${where ? `${where}.` : ''}${key} must be ${what}`;
+  }
+  return null;
+}
+
+/**
+ * What is wrong with a parsed --stats file of the current version (null: nothing), checked before merging
+ * so that a hand-edited or truncated file is a message, not a crash.
+ */
+export function statsShapeProblem(v: unknown): string | null {
+  const top = problemIn(v, '', {
+    input: [isStr, 'a string'],
+    format: [isStr, 'a string'],
+    recordsIn: [isNum, 'a number'],
+    recordsOut: [isNum, 'a number'],
+    routed: [isNum, 'a number'],
+    errors: [isNum, 'a number'],
+    bytes: [isNum, 'a number'],
+    numExperts: [isNum, 'a number'],
+    boundaries: [isNumArray, 'an array of numbers'],
+    perExpert: [isNumArray, 'an array of numbers'],
+    backend: [isStr, 'a string'],
+    adapter: [isStr, 'a string'],
+    cpuFallbackBatches: [isNum, 'a number'],
+    seconds: [isNum, 'a number'],
+    maxRssBytes: [isNum, 'a number'],
+    complete: [(x) => typeof x === 'boolean', 'a boolean'],
+  });
+  if (top) return top;
+  const s = v as Record<string, unknown>;
+  const router = problemIn(s.router, 'router', {
+    fingerprint: [isStr, 'a string'],
+    numExperts: [isNum, 'a number'],
+    boundariesQ16: [isNumArray, 'an array of numbers'],
+    weights: [isNumRecord, 'an object of numbers'],
+    caps: [isNumRecord, 'an object of numbers'],
+  });
+  if (router) return router;
+  const identity = problemIn(s.inputFingerprint, 'inputFingerprint', {
+    path: [isStr, 'a string'],
+    size: [orNull(isNum), 'a number or null'],
+    mtimeMs: [orNull(isNum), 'a number or null'],
+    sample: [orNull(isStr), 'a string or null'],
+  });
+  if (identity) return identity;
+  if (s.shard !== undefined) {
+    return problemIn(s.shard, 'shard', {
+      index: [isNum, 'a number'],
+      count: [isNum, 'a number'],
+      startByte: [isNum, 'a number'],
+      endByte: [isNum, 'a number'],
+      firstIndex: [isNum, 'a number'],
+    });
+  }
+  return null;
 }

@@ -3,7 +3,7 @@
  * and n + 1 offsets, string i being bytes[offsets[i], offsets[i + 1]).
  * Pipelines that already hold bytes route this without creating JS strings.
  */
-import { ConfigError } from '../errors.js';
+import { ConfigError, describeValue } from '../errors.js';
 
 export interface PackedBatch {
   bytes: Uint8Array;
@@ -19,7 +19,7 @@ export function packStrings(texts: readonly string[]): PackedBatch {
   const offsets = new Uint32Array(texts.length + 1);
   let total = 0;
   for (let i = 0; i < texts.length; i++) {
-    if (typeof texts[i] !== 'string') throw new ConfigError(`texts[${i}] is ${texts[i] === null ? 'null' : typeof texts[i]}, not a string`);
+    if (typeof texts[i] !== 'string') throw new ConfigError(`texts[${i}] is ${describeValue(texts[i])}, not a string`);
     total += Buffer.byteLength(texts[i], 'utf8');
     if (total > MAX_PACKED_BYTES) {
       throw new ConfigError(`a batch holds at most ${MAX_PACKED_BYTES} bytes of UTF-8; split it (string ${i} crosses the limit)`);
@@ -40,9 +40,12 @@ export function batchSize(batch: PackedBatch): number {
 
 /** Checks offsets are monotone and inside bytes; throws ConfigError naming the first bad one. */
 export function validatePackedBatch(batch: PackedBatch): void {
+  if (batch === null || typeof batch !== 'object') {
+    throw new ConfigError(`a packed batch is { bytes: Uint8Array, offsets: Uint32Array }, got ${describeValue(batch)}`);
+  }
   const { bytes, offsets } = batch;
   if (!(bytes instanceof Uint8Array) || !(offsets instanceof Uint32Array)) {
-    throw new ConfigError('a packed batch is { bytes: Uint8Array, offsets: Uint32Array }');
+    throw new ConfigError(`a packed batch is { bytes: Uint8Array, offsets: Uint32Array }, got bytes: ${describeValue(bytes)}, offsets: ${describeValue(offsets)}`);
   }
   if (offsets.length < 1) throw new ConfigError('offsets must hold n + 1 entries (at least one)');
   for (let i = 1; i < offsets.length; i++) {

@@ -2,7 +2,7 @@
  * Router configuration: validation, expert boundaries and their
  * descriptions. Turns the user's numbers into the integers both backends use.
  */
-import { ConfigError } from '../errors.js';
+import { ConfigError, describeValue } from '../errors.js';
 import {
   DEFAULT_FEATURES,
   FEATURE_KIND,
@@ -43,15 +43,54 @@ export interface RouterConfig {
 
 export const MAX_EXPERTS = 1024;
 
+/** Up to this many experts, k/N cut to two decimals still gives distinct values (100k/N steps by >= 1). */
+const TWO_DECIMAL_EXPERTS = 100;
+
 /**
- * Default boundaries: threshold x k/N with k/N truncated to two decimals, so
- * that 3 experts at threshold 0.6 give the notebook's 0.6 x 0.33 and
- * 0.6 x 0.66 exactly, and 2 or 4 experts give halves and quarters.
+ * Default boundaries: threshold x k/N. Up to 100 experts k/N is truncated to
+ * two decimals, so that 3 experts at threshold 0.6 give the notebook's
+ * 0.6 x 0.33 and 0.6 x 0.66 exactly, and 2 or 4 experts give halves and
+ * quarters; past 100 the cut would repeat values, so k/N itself is used.
  */
 export function defaultBoundaries(numExperts: number, threshold: number): number[] {
   const out: number[] = [];
-  for (let k = 1; k < numExperts; k++) out.push((threshold * Math.floor((100 * k) / numExperts)) / 100);
+  for (let k = 1; k < numExperts; k++) {
+    out.push(numExperts <= TWO_DECIMAL_EXPERTS ? (threshold * Math.floor((100 * k) / numExperts)) / 100 : (threshold * k) / numExperts);
+  }
   return out;
+}
+
+/** A value in a message: numbers as they are, anything else by its type (never NaN or [object Object]). */
+function got(value: unknown): string {
+  return typeof value === 'number' ? String(value) : describeValue(value);
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/**
+ * The types of the options, checked before any arithmetic on them: a JSON
+ * config may hold a string, an array or an object anywhere. Exported for
+ * the CLI, which checks a --config file's types even where options override it.
+ */
+export function checkOptionTypes(options: Readonly<Record<string, unknown>>): void {
+  const { numExperts, complexityThreshold, boundaries, weights, caps } = options;
+  if (numExperts !== undefined && !Number.isInteger(numExperts)) {
+    throw new ConfigError(`numExperts must be an integer in 1..${MAX_EXPERTS}, got ${got(numExperts)}`);
+  }
+  if (complexityThreshold !== undefined && typeof complexityThreshold !== 'number') {
+    throw new ConfigError(`complexityThreshold must be a number in (0, 1], got ${got(complexityThreshold)}`);
+  }
+  if (boundaries !== undefined) {
+    if (!Array.isArray(boundaries)) throw new ConfigError(`boundaries must be an array of numbers, got ${got(boundaries)}`);
+    boundaries.forEach((b: unknown, i) => {
+      if (typeof b !== 'number') throw new ConfigError(`boundaries[${i}] must be a number in (0, 1), got ${got(b)}`);
+    });
+  }
+  for (const [key, value] of [['weights', weights], ['caps', caps]] as const) {
+    if (value !== undefined && !isPlainObject(value)) throw new ConfigError(`${key} must be an object of feature names and numbers, got ${got(value)}`);
+  }
 }
 
 function compileModel(options: ModelOptions): CompiledModel {
@@ -63,16 +102,19 @@ function compileModel(options: ModelOptions): CompiledModel {
     }
   }
   const features: FeatureDefinition[] = DEFAULT_FEATURES.map((f) => {
-    const weight = weights[f.name] ?? f.weight;
-    if (!Number.isFinite(weight) || weight < 0) {
-      throw new ConfigError(`weight of "${f.name}" must be a finite number >= 0, got ${weight}`);
+    // own keys only: a config's weights object must not find "constructor" and the like on its prototype
+    const givenWeight: unknown = Object.hasOwn(weights, f.name) ? weights[f.name] : undefined;
+    const weight = givenWeight === undefined ? f.weight : givenWeight;
+    if (typeof weight !== 'number' || !Number.isFinite(weight) || weight < 0) {
+      throw new ConfigError(`weight of "${f.name}" must be a finite number >= 0, got ${got(weight)}`);
     }
-    const cap = caps[f.name] ?? f.cap;
-    if (caps[f.name] !== undefined && f.kind === FEATURE_KIND.RATIO) {
+    const givenCap: unknown = Object.hasOwn(caps, f.name) ? caps[f.name] : undefined;
+    const cap = givenCap === undefined ? f.cap : givenCap;
+    if (givenCap !== undefined && f.kind === FEATURE_KIND.RATIO) {
       throw new ConfigError(`feature "${f.name}" is a ratio and has no cap`);
     }
-    if (!Number.isInteger(cap) || cap < 1 || cap > 65535) {
-      throw new ConfigError(`cap of "${f.name}" must be an integer in 1..65535, got ${cap}`);
+    if (typeof cap !== 'number' || !Number.isInteger(cap) || cap < 1 || cap > 65535) {
+      throw new ConfigError(`cap of "${f.name}" must be an integer in 1..65535, got ${got(cap)}`);
     }
     return { ...f, weight, cap };
   });
@@ -86,7 +128,10 @@ function compileModel(options: ModelOptions): CompiledModel {
 
 function describeExperts(boundaries: readonly number[]): Record<number, string> {
   const n = boundaries.length + 1;
-  const fmt = (x: number): string => x.toFixed(3);
+  // three decimals read best, but with many experts they would show ranges like [0.001, 0.001)
+  const gap = Math.min(1, ...boundaries.map((b, i) => b - (i === 0 ? 0 : boundaries[i - 1])));
+  const digits = gap >= 0.002 ? 3 : 5;
+  const fmt = (x: number): string => x.toFixed(digits);
   const out: Record<number, string> = {};
   for (let e = 0; e < n; e++) {
     const lo = e === 0 ? 0 : boundaries[e - 1];
@@ -104,6 +149,7 @@ function describeExperts(boundaries: readonly number[]): Record<number, string> 
 }
 
 export function resolveRouterConfig(options: RouterOptions = {}): RouterConfig {
+  checkOptionTypes(options as Readonly<Record<string, unknown>>);
   const explicit = options.boundaries;
   const numExperts = options.numExperts ?? (explicit ? explicit.length + 1 : 3);
   if (!Number.isInteger(numExperts) || numExperts < 1 || numExperts > MAX_EXPERTS) {
@@ -126,6 +172,12 @@ export function resolveRouterConfig(options: RouterOptions = {}): RouterConfig {
     boundaries = defaultBoundaries(numExperts, threshold);
   }
   const boundariesQ16 = boundaries.map((b) => Math.round(b * ONE));
+  const collapsed = boundariesQ16.some((b, i) => b <= 0 || (i > 0 && b <= boundariesQ16[i - 1]));
+  if (!explicit && collapsed) {
+    throw new ConfigError(
+      `${numExperts} experts need ${numExperts - 1} distinct boundaries below the threshold ${threshold} at a resolution of 1/${ONE}; use a larger threshold or fewer experts`,
+    );
+  }
   for (let i = 1; i < boundariesQ16.length; i++) {
     if (boundariesQ16[i] <= boundariesQ16[i - 1]) {
       throw new ConfigError(

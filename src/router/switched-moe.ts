@@ -5,7 +5,7 @@
  */
 import { computeStatistics } from '../backends/cpu-reference/statistics.js';
 import { scoreStatistics } from '../backends/cpu-reference/score.js';
-import { DeviceLostError, DisposedError, GpuUnavailableError, ConfigError } from '../errors.js';
+import { DeviceLostError, DisposedError, GpuUnavailableError, ConfigError, checkOptionsObject, describeValue } from '../errors.js';
 import {
   FEATURE_NAMES,
   STAT,
@@ -21,8 +21,8 @@ import { ONE, toFloat } from '../model/fixed-point.js';
 import { contributionOf } from '../model/record-cause.js';
 import { resolveRouterConfig, type RouterConfig, type RouterOptions } from '../model/router-config.js';
 import { defaultPlanLimits, validatePlanLimits, type PlanLimits } from '../backends/gpu/batch-plan.js';
-import { GpuContext } from '../backends/gpu/gpu-context.js';
-import type { GpuOptions } from '../backends/gpu/gpu-options.js';
+import { GpuContext, resolveGpuBackend } from '../backends/gpu/gpu-context.js';
+import { GPU_ADAPTER_ENV, type GpuOptions } from '../backends/gpu/gpu-options.js';
 import { GpuRouter } from '../backends/gpu/route-gpu.js';
 import { batchSize, packStrings, validatePackedBatch, type PackedBatch } from '../model/packed-batch.js';
 
@@ -124,12 +124,17 @@ export interface RouterMetrics {
 
 export const CPU_ADAPTER = 'CPU reference (JavaScript)';
 
+/** The backend option, else MOE_ROUTER_BACKEND, else auto; a bad value of either (the variable even when overridden) is a ConfigError. */
 function resolveBackend(value: Backend | undefined, from: string): Backend {
-  const v = value ?? process.env[BACKEND_ENV] ?? 'auto';
-  if (!(BACKENDS as readonly string[]).includes(v)) {
-    throw new ConfigError(`backend must be one of ${BACKENDS.join(', ')}, got "${v}"${value === undefined ? ` (from ${BACKEND_ENV})` : ` (${from})`}`);
+  const env = process.env[BACKEND_ENV];
+  const known = BACKENDS as readonly string[];
+  if (env !== undefined && env !== '' && !known.includes(env)) {
+    throw new ConfigError(`backend must be one of ${BACKENDS.join(', ')}, got "${env}" (from ${BACKEND_ENV})`);
   }
-  return v as Backend;
+  if (value !== undefined && !known.includes(value)) {
+    throw new ConfigError(`backend must be one of ${BACKENDS.join(', ')}, got ${typeof value === 'string' ? `"${value}"` : describeValue(value)} (${from})`);
+  }
+  return value ?? (env === undefined || env === '' ? 'auto' : (env as Backend));
 }
 
 export function namedStatistics(stats: Uint32Array, base: number): CharacterStatistics {
@@ -166,8 +171,11 @@ export class SwitchedMoE {
   private adapter: string | null = null;
 
   constructor(options: SwitchedMoEOptions = {}) {
+    checkOptionsObject(options, 'SwitchedMoE');
     this.config = resolveRouterConfig(options);
     this.backend = resolveBackend(options.backend, 'option backend');
+    // checked now, like the backend: a typo must not wait for the first GPU batch (nor turn into a CPU fallback)
+    resolveGpuBackend(options.gpu?.backend);
     this.gpuOptions = options.gpu;
     validatePlanLimits(options.gpu?.planLimits ?? {});
     this.warn = options.onWarning ?? ((m) => process.emitWarning(m, 'MoeRouterWarning'));
@@ -277,14 +285,18 @@ export class SwitchedMoE {
   /** Routes many strings, or a packed batch (UTF-8 bytes + n + 1 offsets), on the GPU or the CPU. */
   async routeBatch(input: readonly string[] | PackedBatch, options: RouteBatchOptions = {}): Promise<BatchRouting> {
     this.assertUsable();
+    checkOptionsObject(options, 'routeBatch');
     const backend = options.backend === undefined ? this.backend : resolveBackend(options.backend, 'routeBatch option backend');
     const t0 = performance.now();
     let batch: PackedBatch;
     if (Array.isArray(input)) {
       batch = packStrings(input as readonly string[]);
-    } else {
+    } else if (input !== null && typeof input === 'object' && ('bytes' in input || 'offsets' in input)) {
       batch = input as PackedBatch;
       validatePackedBatch(batch);
+    } else {
+      // checked before any backend is chosen, so every backend gives the same error
+      throw new ConfigError(`routeBatch takes an array of strings or a packed batch { bytes: Uint8Array, offsets: Uint32Array }, got ${describeValue(input)}`);
     }
     const packMs = performance.now() - t0;
     const includeStats = options.includeStats ?? false;
@@ -343,7 +355,9 @@ export class SwitchedMoE {
       const gpu = await this.acquireGpu('auto');
       if (!gpu) {
         // No adapter is a fact of the machine; missing bindings are an install problem the user can fix.
-        if (this.gpuFailed instanceof GpuUnavailableError && this.gpuFailed.bindingsMissing) this.warn(this.gpuFailed.message);
+        // A named adapter that is not there is a setting the user made: say so too.
+        const named = (this.gpuOptions?.adapter ?? process.env[GPU_ADAPTER_ENV] ?? '') !== '';
+        if (this.gpuFailed instanceof GpuUnavailableError && (this.gpuFailed.bindingsMissing || named)) this.warn(`${this.gpuFailed.message} Routing on the CPU.`);
         return { backend: 'cpu', reason: `auto: no WebGPU adapter (${this.gpuFailed?.message ?? 'none found'})` };
       }
       if (gpu.ctx.software && !this.autoTakesSoftware) {

@@ -5,7 +5,8 @@
  * process at random (see ../shared/webgpu-notes.md). Fields here hold them.
  */
 import { readFileSync } from 'node:fs';
-import { DeviceLostError, GpuError, GpuUnavailableError } from '../../errors.js';
+import { isMainThread } from 'node:worker_threads';
+import { ConfigError, describeValue, DeviceLostError, GpuError, GpuUnavailableError } from '../../errors.js';
 import { requestSurfacelessEgl, type EglSetup } from './egl-platform.js';
 import { GPU_ADAPTER_ENV, GPU_BACKEND_ENV, GPU_BACKENDS, type GpuBackendName, type GpuOptions } from './gpu-options.js';
 
@@ -114,15 +115,23 @@ function attemptsFor(backend: GpuBackendName, powerPreference?: GPUPowerPreferen
   }
 }
 
+/**
+ * The Dawn backend to use: the option, else MOE_ROUTER_GPU_BACKEND, else auto.
+ * A bad value of either is a ConfigError (exit 2 in the CLI) naming where it
+ * came from, like a bad MOE_ROUTER_BACKEND, and never a reason to fall back
+ * to the CPU: it is a typo to fix, not a missing GPU. The variable is checked
+ * even when the option overrides it.
+ */
 export function resolveGpuBackend(option: GpuBackendName | undefined): GpuBackendName {
   const fromEnv = process.env[GPU_BACKEND_ENV];
-  const value = option ?? (fromEnv === undefined || fromEnv === '' ? 'auto' : fromEnv);
-  if (!(GPU_BACKENDS as readonly string[]).includes(value)) {
-    throw new GpuUnavailableError(
-      `unknown GPU backend "${value}"${option === undefined ? ` (from ${GPU_BACKEND_ENV})` : ''}; use one of ${GPU_BACKENDS.join(', ')}`,
-    );
+  const known = GPU_BACKENDS as readonly string[];
+  if (fromEnv !== undefined && fromEnv !== '' && !known.includes(fromEnv)) {
+    throw new ConfigError(`GPU backend must be one of ${GPU_BACKENDS.join(', ')}, got "${fromEnv}" (from ${GPU_BACKEND_ENV})`);
   }
-  return value as GpuBackendName;
+  if (option !== undefined && !known.includes(option)) {
+    throw new ConfigError(`GPU backend must be one of ${GPU_BACKENDS.join(', ')}, got ${typeof option === 'string' ? `"${option}"` : describeValue(option)} (option gpu.backend)`);
+  }
+  return option ?? (fromEnv === undefined || fromEnv === '' ? 'auto' : (fromEnv as GpuBackendName));
 }
 
 /** A software rasteriser (llvmpipe, lavapipe, SwiftShader): correct, but never faster than the fast CPU backend. */

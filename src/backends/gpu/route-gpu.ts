@@ -155,7 +155,11 @@ export class GpuRouter {
     const queue = this.ctx.device.queue;
     const target = this.buffer('bytes', w.byteLength);
     const inside = Math.min(w.byteLength, bytes.length - w.byteStart) & ~3;
-    if (inside > 0) queue.writeBuffer(target, 0, bytes, w.byteStart, inside);
+    if (inside > 0) {
+      // Dawn's Node binding rejects views of a SharedArrayBuffer ("Invalid argument"): copy just this window
+      if (bytes.buffer instanceof SharedArrayBuffer) queue.writeBuffer(target, 0, bytes.slice(w.byteStart, w.byteStart + inside));
+      else queue.writeBuffer(target, 0, bytes, w.byteStart, inside);
+    }
     if (w.byteLength > inside) {
       const tail = new Uint8Array(w.byteLength - inside);
       tail.set(bytes.subarray(w.byteStart + inside, Math.min(bytes.length, w.byteStart + w.byteLength)));
