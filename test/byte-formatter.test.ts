@@ -102,6 +102,26 @@ describe('the byte formatter writes what RecordFormatter writes', () => {
     }
   });
 
+  it.each(ALL_OPTIONS)('for %j through records(), a run of a packed batch', (options) => {
+    const offsets = new Uint32Array(TEXTS.length + 1);
+    TEXTS.forEach((t, i) => (offsets[i + 1] = offsets[i] + t.length));
+    const packed = new Uint8Array(offsets[TEXTS.length]);
+    TEXTS.forEach((t, i) => packed.set(t, offsets[i]));
+    const n = TEXTS.length;
+    const experts = Uint32Array.from({ length: n }, (_, i) => i % 17);
+    const scores = Uint32Array.from({ length: n }, (_, i) => (i * 131) % 65537);
+    const conf = Uint32Array.from({ length: n }, (_, i) => 65536 - ((i * 977) % 65537));
+    const strings = new RecordFormatter(options);
+    let want = '';
+    // Records 10.. of the batch, numbered from 1000.
+    for (let i = 10; i < n; i++) {
+      want += strings.record(1000 + i - 10, experts[i], scores[i], conf[i], options.includeText ? recordText(TEXTS[i]) : undefined);
+    }
+    const c = collector(1000);
+    new ByteFormatter(options).records(c.out, 1000, n - 10, experts.subarray(10), scores.subarray(10), conf.subarray(10), packed, offsets.subarray(10));
+    expectSameBytes(c.bytes(), Buffer.from(want, 'utf8'), JSON.stringify(options));
+  });
+
   it.each(OUTPUT_FORMATS)('for every one of the 65,537 Q16 values and awkward indices (%s)', (format) => {
     const options = { format, includeText: false, errorColumn: false };
     const strings = new RecordFormatter(options);

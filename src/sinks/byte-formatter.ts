@@ -100,6 +100,16 @@ SHORT_ESCAPE[0x0a] = 0x6e; // \n
 SHORT_ESCAPE[0x0c] = 0x66; // \f
 SHORT_ESCAPE[0x0d] = 0x72; // \r
 
+/** Per text mode, per byte: 1 when the byte is copied as it is (printable ASCII that needs no escape). */
+const PLAIN: readonly Uint8Array[] = [0, 1, 2].map((mode) =>
+  Uint8Array.from({ length: 256 }, (_, x) => {
+    if (x >= 0x80) return 0;
+    if (mode === 0) return x >= 0x20 && x !== QUOTE && x !== BACKSLASH ? 1 : 0;
+    if (mode === 1) return x !== QUOTE ? 1 : 0;
+    return 1;
+  }),
+);
+
 /** How the text of a record is escaped. */
 const enum TextMode {
   Json = 0,
@@ -226,6 +236,31 @@ export class ByteFormatter {
     out.pos = p;
   }
 
+  /**
+   * A run of routed records with no error record among them, the fast path:
+   * record k has index firstIndex + k, results experts[k] .. and, with
+   * includeText, the text bytes[offsets[k], offsets[k + 1]).
+   */
+  records(
+    out: ByteOutput,
+    firstIndex: number,
+    count: number,
+    experts: Uint32Array,
+    scoresQ16: Uint32Array,
+    confidenceQ16: Uint32Array,
+    bytes?: Uint8Array,
+    offsets?: Uint32Array,
+  ): void {
+    if (this.includeText && (bytes === undefined || offsets === undefined)) {
+      throw new Error('ByteFormatter.records: includeText needs the bytes and offsets of the records');
+    }
+    for (let k = 0; k < count; k++) {
+      const start = offsets === undefined ? 0 : offsets[k];
+      const end = offsets === undefined ? 0 : offsets[k + 1];
+      this.record(out, firstIndex + k, experts[k], scoresQ16[k], confidenceQ16[k], bytes, start, end);
+    }
+  }
+
   private q16(buf: Uint8Array, p: number, q: number): number {
     const text = this.q16Text;
     const from = this.q16Start[q];
@@ -284,6 +319,7 @@ function writeText(out: ByteOutput, bytes: Uint8Array, start: number, end: numbe
   let p = out.pos;
   // Each step writes at most 6 bytes (\u00XX); leave room for that.
   let limit = buf.length - 8;
+  const plain = PLAIN[mode];
   let i = start;
   while (i < end) {
     if (p > limit) {
@@ -293,6 +329,15 @@ function writeText(out: ByteOutput, bytes: Uint8Array, start: number, end: numbe
       p = out.pos;
       limit = buf.length - 8;
     }
+    // A run of bytes copied as they are, as far as the room left allows.
+    const stop = Math.min(end, i + (limit - p) + 1);
+    while (i < stop) {
+      const b = bytes[i];
+      if (plain[b] === 0) break;
+      buf[p++] = b;
+      i++;
+    }
+    if (i === end || p > limit) continue;
     const b0 = bytes[i];
     if (b0 < 0x80) {
       i++;
