@@ -16,6 +16,7 @@ execFileSync(
     '-Wextra',
     '-Werror',
     '-fno-builtin',
+    '-msimd128',
     '-Wl,--no-entry',
     '-Wl,--strip-all',
     '-Wl,--stack-first',

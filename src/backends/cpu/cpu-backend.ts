@@ -34,9 +34,21 @@ function chooseKernel(requested: CpuKernelKind | undefined): CpuKernelKind {
   return wanted;
 }
 
-/** A kernel of the requested (or best available) kind. */
+/**
+ * A kernel of the requested (or best available) kind. Unless the WebAssembly
+ * kernel was asked for by name, a runtime that cannot compile it (no SIMD,
+ * say) gets the JavaScript kernel.
+ */
 export function createKernel(options: CpuKernelOptions = {}): FastKernel {
-  return chooseKernel(options.kernel) === 'wasm' ? new WasmKernel(options) : new JsKernel();
+  const kind = chooseKernel(options.kernel);
+  if (kind === 'js') return new JsKernel();
+  const explicit = options.kernel === 'wasm' || process.env[CPU_KERNEL_ENV] === 'wasm';
+  try {
+    return new WasmKernel(options);
+  } catch (err) {
+    if (explicit) throw err;
+    return new JsKernel();
+  }
 }
 
 let shared: FastKernel | null = null;

@@ -25,7 +25,9 @@ export class JsKernel implements FastKernel {
   /** (previous class << 8 | byte) -> class | token start << 4 | transition << 5 */
   private readonly pairInfo: Uint8Array;
   private readonly classCounts: Int32Array;
-  private readonly byteSet = new Int32Array(8);
+  /** Per byte value, the generation of the last record that held it: distinct bytes without clearing a set per record. */
+  private readonly seenIn = new Int32Array(256);
+  private generation = 0;
   private values = new Uint32Array(0);
   private readonly whitespace: number;
   private readonly continuation: number;
@@ -61,7 +63,16 @@ export class JsKernel implements FastKernel {
     const P = t.params;
     const info = this.pairInfo;
     const counts = this.classCounts;
-    const set = this.byteSet;
+    const seenIn = this.seenIn;
+    let gen = this.generation;
+    const classes = counts.length;
+    const statBytes = P.STAT_BYTES;
+    const statChars = P.STAT_CHARS;
+    const classOffset = P.CLASS_STAT_OFFSET;
+    const statTokens = P.STAT_TOKENS;
+    const statTransitions = P.STAT_TRANSITIONS;
+    const valueNonWs = P.VALUE_NON_WS_CHARS;
+    const valueDistinct = P.VALUE_DISTINCT_BYTES;
     const v = this.values;
     const fKind = t.featureKind;
     const fNum = t.featureNum;
@@ -80,8 +91,13 @@ export class JsKernel implements FastKernel {
     for (let r = 0; r < count; r++) {
       const start = offsets[r];
       const end = offsets[r + 1];
-      counts.fill(0);
-      set.fill(0);
+      for (let c = 0; c < classes; c++) counts[c] = 0;
+      if (gen === 0x7fffffff) {
+        seenIn.fill(0);
+        gen = 0;
+      }
+      gen++;
+      let distinct = 0;
       let tokens = 0;
       let transitions = 0;
       let prev = ws;
@@ -92,25 +108,20 @@ export class JsKernel implements FastKernel {
         counts[prev]++;
         tokens += (x >>> 4) & 1;
         transitions += x >>> 5;
-        set[b >>> 5] |= 1 << (b & 31);
+        if (seenIn[b] !== gen) {
+          seenIn[b] = gen;
+          distinct++;
+        }
       }
       const n = end - start;
       const chars = n - counts[cont];
-      v[P.STAT_BYTES] = n;
-      v[P.STAT_CHARS] = chars;
-      for (let c = 0; c < cont; c++) v[P.CLASS_STAT_OFFSET + c] = counts[c];
-      v[P.STAT_TOKENS] = tokens;
-      v[P.STAT_TRANSITIONS] = transitions;
-      v[P.VALUE_NON_WS_CHARS] = chars - counts[ws];
-      let distinct = 0;
-      for (let w = 0; w < 8; w++) {
-        let x = set[w];
-        x = x - ((x >>> 1) & 0x55555555);
-        x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
-        x = (x + (x >>> 4)) & 0x0f0f0f0f;
-        distinct += Math.imul(x, 0x01010101) >>> 24;
-      }
-      v[P.VALUE_DISTINCT_BYTES] = distinct;
+      v[statBytes] = n;
+      v[statChars] = chars;
+      for (let c = 0; c < cont; c++) v[classOffset + c] = counts[c];
+      v[statTokens] = tokens;
+      v[statTransitions] = transitions;
+      v[valueNonWs] = chars - counts[ws];
+      v[valueDistinct] = distinct;
 
       let acc = 0;
       for (let f = 0; f < nf; f++) {
@@ -167,5 +178,6 @@ export class JsKernel implements FastKernel {
       scoresQ16[r] = score;
       confidenceQ16[r] = conf;
     }
+    this.generation = gen;
   }
 }
