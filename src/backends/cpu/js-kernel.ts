@@ -108,10 +108,9 @@ export class JsKernel implements FastKernel {
         counts[prev]++;
         tokens += (x >>> 4) & 1;
         transitions += x >>> 5;
-        if (seenIn[b] !== gen) {
-          seenIn[b] = gen;
-          distinct++;
-        }
+        // Stamps only grow, so an older stamp (a byte new to this record) makes the difference negative: no branch.
+        distinct += (seenIn[b] - gen) >>> 31;
+        seenIn[b] = gen;
       }
       const n = end - start;
       const chars = n - counts[cont];
