@@ -131,6 +131,19 @@ describe('the fast kernels, beyond the input classes', () => {
     expectSame(fast(new JsKernel(), batch, config), want, 'js');
   });
 
+  it('route a 200 MB string to the results the reference gave (pinned: the reference takes seconds on it)', () => {
+    // Record 0 is "Hello", record 1 the whole 200 MB buffer from byte 5.
+    const big = Buffer.alloc(200_000_000, 'Hello, World 42 é\tx=f(y);\0');
+    const batch = { bytes: new Uint8Array(big.buffer, big.byteOffset, big.length), offsets: Uint32Array.of(0, 5, big.length) };
+    const pinned: [RouterOptions, Routing][] = [
+      [{}, { experts: Uint32Array.of(1, 2), scoresQ16: Uint32Array.of(14111, 36080), confidenceQ16: Uint32Array.of(11464, 16768) }],
+      [{ numExperts: 17 }, { experts: Uint32Array.of(6, 15), scoresQ16: Uint32Array.of(14111, 36080), confidenceQ16: Uint32Array.of(19343, 49026) }],
+    ];
+    for (const [options, want] of pinned) expectSame(fast(new WasmKernel(), batch, resolveRouterConfig(options)), want, 'wasm');
+    // The JavaScript kernel has no windows; one configuration shows it counts that far.
+    expectSame(fast(new JsKernel(), batch, resolveRouterConfig(pinned[0][0])), pinned[0][1], 'js');
+  });
+
   it('route only the first `count` records, from offsets that need not start at 0', () => {
     const batch = mixed(7, 500);
     const config = resolveRouterConfig({ numExperts: 4 });
