@@ -176,7 +176,9 @@ export class JsKernel implements FastKernel {
       experts[r] = e;
       scoresQ16[r] = score;
       confidenceQ16[r] = conf;
+      // Stored per record, not after the loop: code after a hot loop has no type feedback
+      // when V8 compiles the loop on the stack, and would deoptimise at every call's end.
+      this.generation = gen;
     }
-    this.generation = gen;
   }
 }
