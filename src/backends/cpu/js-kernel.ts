@@ -1,22 +1,16 @@
 /**
  * The fused kernel in plain JavaScript: the fallback where WebAssembly is
- * unavailable (or MOE_ROUTER_CPU_KERNEL=js). Same tables, same integer steps
- * as kernel.c, so the same results as the reference, bit for bit.
+ * unavailable (or MOE_ROUTER_CPU_KERNEL=js). Same tables as kernel.c and the
+ * model's own fixed-point helpers, so the same results as the reference, bit
+ * for bit.
  *
  * V8 runs loops over module-level typed arrays at about half speed, so every
  * table is copied into a local before the hot loop.
  */
 import { BYTE_CLASS, BYTE_CLASS_COUNT } from '../../model/complexity-model.js';
-import { FRACTION_BITS, ONE } from '../../model/fixed-point.js';
+import { ONE, cappedQ16, meanCappedQ16, ratioQ16 } from '../../model/fixed-point.js';
 import type { RouterConfig } from '../../model/router-config.js';
 import { MODEL_TABLES, configTables, type ConfigTables, type FastKernel, type RouteOutput } from './kernel-tables.js';
-
-/** ratioQ16 of src/model/fixed-point.ts, inlined by hand for the hot path. */
-function ratioQ16(a: number, b: number): number {
-  if (b === 0) return 0;
-  const shift = Math.max(0, 32 - Math.clz32(b) - FRACTION_BITS);
-  return Math.floor(((a >>> shift) * ONE) / (b >>> shift));
-}
 
 export class JsKernel implements FastKernel {
   readonly kind = 'js' as const;
@@ -131,16 +125,9 @@ export class JsKernel implements FastKernel {
           const den = v[fDen[f]];
           q = ratioQ16(num < den ? num : den, den);
         } else if (kind === kindCapped) {
-          const cap = fCap[f];
-          q = Math.floor(((num < cap ? num : cap) * ONE) / cap);
+          q = cappedQ16(num, fCap[f]);
         } else {
-          const den = v[fDen[f]];
-          const cap = fCap[f];
-          if (den === 0) q = 0;
-          else {
-            const qq = Math.floor(num / den);
-            q = qq >= cap ? ONE : Math.floor((qq * ONE + ratioQ16(num - qq * den, den)) / cap);
-          }
+          q = meanCappedQ16(num, v[fDen[f]], fCap[f]);
         }
         acc += fWeight[f] * q;
       }
