@@ -174,6 +174,16 @@ describe('the fast kernels, beyond the input classes', () => {
     }
   });
 
+  it('reject a count beyond the offsets, short output arrays and offsets past the bytes', () => {
+    const b = packStrings(['a', 'bc']);
+    const out = { experts: new Uint32Array(2), scoresQ16: new Uint32Array(2), confidenceQ16: new Uint32Array(2) };
+    for (const kernel of [new WasmKernel(), new JsKernel()]) {
+      expect(() => kernel.routeInto(b.bytes, b.offsets, 3, resolveRouterConfig(), out)).toThrow(/3 records need 4 offsets, got 3/);
+      expect(() => kernel.routeInto(b.bytes, b.offsets, 2, resolveRouterConfig(), { ...out, experts: new Uint32Array(1) })).toThrow(/must hold 2 results/);
+      expect(() => kernel.routeInto(b.bytes.subarray(0, 2), b.offsets, 2, resolveRouterConfig(), out)).toThrow(/end at 3, outside bytes \(2\)/);
+    }
+  });
+
   // Pinned from the reference: a change of the model or of any kernel shows here, not only as A != B.
   const GOLDEN: [RouterOptions, [string, number, number, number][]][] = [
     [{}, [['', 0, 0, 65536], ['The', 0, 10922, 10373], ['AI and ML', 1, 14357, 13949], ['@#$%^&*', 2, 26942, 1639],

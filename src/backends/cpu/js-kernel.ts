@@ -10,7 +10,7 @@
 import { BYTE_CLASS, BYTE_CLASS_COUNT } from '../../model/complexity-model.js';
 import { ONE, cappedQ16, meanCappedQ16, ratioQ16 } from '../../model/fixed-point.js';
 import type { RouterConfig } from '../../model/router-config.js';
-import { MODEL_TABLES, configTables, type ConfigTables, type FastKernel, type RouteOutput } from './kernel-tables.js';
+import { MODEL_TABLES, checkRouteArguments, configTables, type ConfigTables, type FastKernel, type RouteOutput } from './kernel-tables.js';
 
 export class JsKernel implements FastKernel {
   readonly kind = 'js' as const;
@@ -53,6 +53,7 @@ export class JsKernel implements FastKernel {
   }
 
   routeInto(bytes: Uint8Array, offsets: Uint32Array, count: number, config: RouterConfig, out: RouteOutput): void {
+    checkRouteArguments(bytes, offsets, count, out);
     const t = this.use(config);
     const P = t.params;
     const info = this.pairInfo;

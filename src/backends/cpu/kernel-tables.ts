@@ -128,3 +128,16 @@ export interface FastKernel {
   /** Routes records 0..count-1: record i is bytes[offsets[i], offsets[i + 1]). Writes out[0..count). */
   routeInto(bytes: Uint8Array, offsets: Uint32Array, count: number, config: RouterConfig, out: RouteOutput): void;
 }
+
+/** Checks routeInto's arguments once per call (a wrong count would read past the offsets). */
+export function checkRouteArguments(bytes: Uint8Array, offsets: Uint32Array, count: number, out: RouteOutput): void {
+  if (!Number.isInteger(count) || count < 0 || offsets.length < count + 1) {
+    throw new RangeError(`routeInto: ${count} records need ${count + 1} offsets, got ${offsets.length}`);
+  }
+  if (out.experts.length < count || out.scoresQ16.length < count || out.confidenceQ16.length < count) {
+    throw new RangeError(`routeInto: the output arrays must hold ${count} results`);
+  }
+  if (count > 0 && (offsets[count] > bytes.length || offsets[count] < offsets[0])) {
+    throw new RangeError(`routeInto: the offsets end at ${offsets[count]}, outside bytes (${bytes.length})`);
+  }
+}

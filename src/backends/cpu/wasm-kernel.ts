@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { RouterConfig } from '../../model/router-config.js';
-import { KERNEL_PARAMS, MODEL_TABLES, configTables, type FastKernel, type RouteOutput } from './kernel-tables.js';
+import { KERNEL_PARAMS, MODEL_TABLES, checkRouteArguments, configTables, type FastKernel, type RouteOutput } from './kernel-tables.js';
 
 // The WebAssembly API as this module uses it: the project's TypeScript libs (ES2023, node 20
 // types) do not declare the global, and where it is missing the JavaScript kernel runs instead.
@@ -131,6 +131,7 @@ export class WasmKernel implements FastKernel {
   }
 
   routeInto(bytes: Uint8Array, offsets: Uint32Array, count: number, config: RouterConfig, out: RouteOutput): void {
+    checkRouteArguments(bytes, offsets, count, out);
     this.use(config);
     const x = this.x;
     const mem8 = this.mem8;
