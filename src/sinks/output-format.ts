@@ -29,6 +29,16 @@ export function quoteField(value: string, delimiter: string): string {
   return value;
 }
 
+// ignoreBOM: a U+FEFF at the start of a record is text the router counted, so
+// --include-text keeps it (the default decoder would silently drop it).
+// Invalid UTF-8 becomes U+FFFD (WHATWG maximal subparts).
+const textDecoder = new TextDecoder('utf-8', { ignoreBOM: true });
+
+/** The text of a record's UTF-8 bytes as every output writes it (ByteFormatter writes the same, as bytes). */
+export function recordText(bytes: Uint8Array): string {
+  return textDecoder.decode(bytes);
+}
+
 export interface FormatOptions {
   format: OutputFormat;
   includeText: boolean;
@@ -53,8 +63,9 @@ export class RecordFormatter {
     return cols.join(this.d) + '\n';
   }
 
-  /** `extra`: the extraColumns' fields, already rendered for this format with their leading separator. */
-  record(index: number, expert: number, scoreQ16: number, confidenceQ16: number, text?: string, extra = ''): string {
+  /** `extra`: the extraColumns' fields, already rendered for this format with their leading separator; `text` given as bytes is decoded by recordText(). */
+  record(index: number, expert: number, scoreQ16: number, confidenceQ16: number, text?: string | Uint8Array, extra = ''): string {
+    if (text instanceof Uint8Array) text = recordText(text);
     if (this.o.format === 'jsonl') {
       const base = `{"index":${index},"expert":${expert},"complexity":${q16(scoreQ16)},"confidence":${q16(confidenceQ16)}${extra}`;
       return text === undefined ? base + '}\n' : `${base},"text":${JSON.stringify(text)}}\n`;

@@ -1,0 +1,180 @@
+/**
+ * Host side of the WebAssembly kernel (kernel.c -> kernel.wasm). Writes the
+ * model's tables into the module's memory, then routes a batch window by
+ * window: the batch's bytes may be up to 4 GiB, so they are copied in pieces
+ * of at most `windowBytes` into memory sized once at construction; a record
+ * longer than a window is counted run by run.
+ */
+import { readFileSync } from 'node:fs';
+import type { RouterConfig } from '../../model/router-config.js';
+import { KERNEL_PARAMS, MODEL_TABLES, checkRouteArguments, configTables, type FastKernel, type RouteOutput } from './kernel-tables.js';
+
+// The WebAssembly API as this module uses it: the project's TypeScript libs (ES2023, node 20
+// types) do not declare the global, and where it is missing the JavaScript kernel runs instead.
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: object };
+}
+const wasmApi = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+
+interface KernelExports {
+  memory: WasmMemory;
+  params_ptr(): number;
+  param_count(): number;
+  byte_class_ptr(): number;
+  token_start_ptr(): number;
+  transition_ptr(): number;
+  feature_kind_ptr(): number;
+  feature_num_ptr(): number;
+  feature_den_ptr(): number;
+  feature_cap_ptr(): number;
+  feature_weight_ptr(): number;
+  boundaries_ptr(): number;
+  max_classes(): number;
+  max_features(): number;
+  max_boundaries(): number;
+  heap_base(): number;
+  configure(): number;
+  route_window(bytes: number, offsets: number, count: number, base: number, experts: number, scores: number, conf: number): void;
+  long_reset(): void;
+  long_add(bytes: number, length: number): void;
+  long_finish(expert: number, score: number, conf: number): void;
+}
+
+export interface WasmKernelOptions {
+  /** Bytes copied into the module per call (default 4 MiB). Tests make it tiny to cross windows. */
+  windowBytes?: number;
+  /** Records per call (default 65536). */
+  windowRecords?: number;
+}
+
+let compiled: object | null = null;
+
+/** The kernel, compiled once per thread. Beside this file both in src/ (tsx, tests) and in dist/ (after-build.mjs copies it). */
+function kernelModule(api: WasmApi): object {
+  compiled ??= new api.Module(readFileSync(new URL('./kernel.wasm', import.meta.url)));
+  return compiled;
+}
+
+/** Whether this runtime can run the kernel at all. */
+export function wasmAvailable(): boolean {
+  return wasmApi !== undefined && typeof wasmApi.Module === 'function';
+}
+
+const PAGE = 65536;
+
+export class WasmKernel implements FastKernel {
+  readonly kind = 'wasm' as const;
+  private readonly x: KernelExports;
+  private readonly windowBytes: number;
+  private readonly windowRecords: number;
+  private readonly bytesPtr: number;
+  private readonly offsetsPtr: number;
+  private readonly expertsPtr: number;
+  private readonly scoresPtr: number;
+  private readonly confPtr: number;
+  private readonly mem8: Uint8Array;
+  private readonly mem32: Uint32Array;
+  private config: RouterConfig | null = null;
+
+  constructor(options: WasmKernelOptions = {}) {
+    this.windowBytes = Math.max(1, Math.floor(options.windowBytes ?? 4 << 20));
+    this.windowRecords = Math.max(1, Math.floor(options.windowRecords ?? 65536));
+    if (wasmApi === undefined) throw new Error('this runtime has no WebAssembly');
+    const instance = new wasmApi.Instance(kernelModule(wasmApi), {});
+    this.x = instance.exports as unknown as KernelExports;
+    if (this.x.param_count() !== KERNEL_PARAMS.length) {
+      throw new Error(`kernel.wasm expects ${this.x.param_count()} parameters, the host has ${KERNEL_PARAMS.length}: rebuild it (npm run build:wasm)`);
+    }
+    const align = (n: number): number => (n + 7) & ~7;
+    this.bytesPtr = align(this.x.heap_base());
+    this.offsetsPtr = align(this.bytesPtr + this.windowBytes);
+    this.expertsPtr = align(this.offsetsPtr + 4 * (this.windowRecords + 1));
+    this.scoresPtr = align(this.expertsPtr + 4 * this.windowRecords);
+    this.confPtr = align(this.scoresPtr + 4 * this.windowRecords);
+    const end = this.confPtr + 4 * this.windowRecords;
+    const memory = this.x.memory;
+    const missing = Math.ceil(end / PAGE) - memory.buffer.byteLength / PAGE;
+    if (missing > 0) memory.grow(missing);
+    // The memory never grows again, so these views stay valid.
+    this.mem8 = new Uint8Array(memory.buffer);
+    this.mem32 = new Uint32Array(memory.buffer);
+    const { byteClass, tokenStart, transition } = MODEL_TABLES;
+    if (Math.sqrt(tokenStart.length) > this.x.max_classes()) {
+      throw new Error(`kernel.wasm packs at most ${this.x.max_classes()} byte classes; the model has ${Math.sqrt(tokenStart.length)}`);
+    }
+    this.mem8.set(byteClass, this.x.byte_class_ptr());
+    this.mem8.set(tokenStart, this.x.token_start_ptr());
+    this.mem8.set(transition, this.x.transition_ptr());
+  }
+
+  private use(config: RouterConfig): void {
+    if (this.config === config) return;
+    const t = configTables(config);
+    if (t.featureKind.length > this.x.max_features()) throw new Error(`kernel.wasm takes at most ${this.x.max_features()} features`);
+    if (t.boundaries.length >= this.x.max_boundaries()) throw new Error(`kernel.wasm takes at most ${this.x.max_boundaries() - 1} boundaries`);
+    const m = this.mem32;
+    m.set(KERNEL_PARAMS.map((p) => t.params[p]), this.x.params_ptr() >>> 2);
+    m.set(t.featureKind, this.x.feature_kind_ptr() >>> 2);
+    m.set(t.featureNum, this.x.feature_num_ptr() >>> 2);
+    m.set(t.featureDen, this.x.feature_den_ptr() >>> 2);
+    m.set(t.featureCap, this.x.feature_cap_ptr() >>> 2);
+    m.set(t.featureWeight, this.x.feature_weight_ptr() >>> 2);
+    m.set(t.boundaries, this.x.boundaries_ptr() >>> 2);
+    const failed = this.x.configure();
+    if (failed !== 0) throw new Error(`kernel.wasm rejected the model's ${KERNEL_PARAMS[failed - 1] ?? 'tables'}`);
+    this.config = config;
+  }
+
+  routeInto(bytes: Uint8Array, offsets: Uint32Array, count: number, config: RouterConfig, out: RouteOutput): void {
+    checkRouteArguments(bytes, offsets, count, out);
+    this.use(config);
+    const x = this.x;
+    const mem8 = this.mem8;
+    const mem32 = this.mem32;
+    const W = this.windowBytes;
+    const R = this.windowRecords;
+    const { bytesPtr, offsetsPtr, expertsPtr, scoresPtr, confPtr } = this;
+    let i = 0;
+    while (i < count) {
+      const start = offsets[i];
+      if (offsets[i + 1] - start > W) {
+        // One record longer than a window: count it run by run.
+        const end = offsets[i + 1];
+        x.long_reset();
+        for (let pos = start; pos < end; pos += W) {
+          const stop = Math.min(end, pos + W);
+          mem8.set(bytes.subarray(pos, stop), bytesPtr);
+          x.long_add(bytesPtr, stop - pos);
+        }
+        x.long_finish(expertsPtr, scoresPtr, confPtr);
+        out.experts[i] = mem32[expertsPtr >>> 2];
+        out.scoresQ16[i] = mem32[scoresPtr >>> 2];
+        out.confidenceQ16[i] = mem32[confPtr >>> 2];
+        i++;
+        continue;
+      }
+      // The most records from i that fit the window: offsets[j] - start <= W, j - i <= R.
+      let lo = i + 1;
+      let hi = Math.min(count, i + R);
+      while (lo < hi) {
+        const mid = (lo + hi + 1) >>> 1;
+        if (offsets[mid] - start <= W) lo = mid;
+        else hi = mid - 1;
+      }
+      const j = lo;
+      const n = j - i;
+      mem8.set(bytes.subarray(start, offsets[j]), bytesPtr);
+      mem32.set(offsets.subarray(i, j + 1), offsetsPtr >>> 2);
+      x.route_window(bytesPtr, offsetsPtr, n, start, expertsPtr, scoresPtr, confPtr);
+      out.experts.set(mem32.subarray(expertsPtr >>> 2, (expertsPtr >>> 2) + n), i);
+      out.scoresQ16.set(mem32.subarray(scoresPtr >>> 2, (scoresPtr >>> 2) + n), i);
+      out.confidenceQ16.set(mem32.subarray(confPtr >>> 2, (confPtr >>> 2) + n), i);
+      i = j;
+    }
+  }
+}
