@@ -22,6 +22,7 @@ import { contributionOf } from '../model/record-cause.js';
 import { resolveRouterConfig, type RouterConfig, type RouterOptions } from '../model/router-config.js';
 import { defaultPlanLimits, validatePlanLimits, type PlanLimits } from '../backends/gpu/batch-plan.js';
 import { GpuContext, resolveGpuBackend } from '../backends/gpu/gpu-context.js';
+import { CpuBackend } from '../backends/cpu/cpu-backend.js';
 import { GPU_ADAPTER_ENV, type GpuOptions } from '../backends/gpu/gpu-options.js';
 import { GpuRouter } from '../backends/gpu/route-gpu.js';
 import { batchSize, packStrings, validatePackedBatch, type PackedBatch } from '../model/packed-batch.js';
@@ -167,6 +168,7 @@ export class SwitchedMoE {
   private readonly tally = { total: 0, perExpert: [] as number[], complexitySum: 0, confidenceSum: 0 };
   private lastBackend: 'gpu' | 'cpu' | 'cpu-reference' | null = null;
   private autoChoice: Promise<BackendChoice> | null = null;
+  private fastCpu: CpuBackend | null = null;
   private readonly autoTakesSoftware = Boolean(process.env[AUTO_SOFTWARE_GPU_ENV]);
   private adapter: string | null = null;
 
@@ -335,8 +337,17 @@ export class SwitchedMoE {
 
   private routeCpu(batch: PackedBatch, includeStats: boolean, packMs: number, t0: number, backend: 'cpu' | 'cpu-reference'): BatchRouting {
     const t1 = performance.now();
+    const n = batchSize(batch);
+    if (backend === 'cpu') {
+      // The fused kernel keeps no statistics: asked for them, the reference computes them (the same integers).
+      this.fastCpu ??= new CpuBackend();
+      const r = { experts: new Uint32Array(n), scoresQ16: new Uint32Array(n), confidenceQ16: new Uint32Array(n) };
+      this.fastCpu.routeInto(batch.bytes, batch.offsets, n, this.config, r);
+      const stats = includeStats ? computeStatistics(batch.bytes, batch.offsets) : undefined;
+      return this.finish(r, stats, 'cpu', this.fastCpu.description, { packMs, computeMs: performance.now() - t1, totalMs: performance.now() - t0 });
+    }
     const stats = computeStatistics(batch.bytes, batch.offsets);
-    const r = scoreStatistics(this.config, stats, batchSize(batch));
+    const r = scoreStatistics(this.config, stats, n);
     const computeMs = performance.now() - t1;
     return this.finish(r, includeStats ? stats : undefined, backend, CPU_ADAPTER, { packMs, computeMs, totalMs: performance.now() - t0 });
   }

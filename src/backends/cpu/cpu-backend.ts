@@ -72,12 +72,17 @@ export class CpuBackend implements RoutingBackend {
     this.kernel = createKernel(options);
     this.description =
       this.kernel.kind === 'wasm'
-        ? 'fused statistics and score kernel in WebAssembly'
-        : 'fused statistics and score kernel in JavaScript (no WebAssembly)';
+        ? 'CPU: fused statistics and score kernel in WebAssembly'
+        : 'CPU: fused statistics and score kernel in JavaScript (no WebAssembly)';
   }
 
   get kernelKind(): CpuKernelKind {
     return this.kernel.kind;
+  }
+
+  /** Synchronous routing into caller-owned arrays (SwitchedMoE and the workers reuse them). */
+  routeInto(bytes: Uint8Array, offsets: Uint32Array, count: number, config: RouterConfig, out: RouteOutput): void {
+    this.kernel.routeInto(bytes, offsets, count, config, out);
   }
 
   async route(batch: PackedBatch, config: RouterConfig): Promise<RouteResult> {

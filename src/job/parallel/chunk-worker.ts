@@ -9,6 +9,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { computeStatistics } from '../../backends/cpu-reference/statistics.js';
 import { scoreStatistics } from '../../backends/cpu-reference/score.js';
 import { RecordReader, type RecordBatch } from '../../sources/record-reader.js';
+import { CpuBackend } from '../../backends/cpu/cpu-backend.js';
+import { packLinesInPlace } from '../../sources/lines-in-place.js';
 import { toFormattedBatch, type FormattedBatch } from '../formatted-batch.js';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol.js';
 
@@ -16,7 +18,9 @@ const init = workerData as WorkerInit;
 const port = parentPort;
 if (!port) throw new Error('chunk-worker.js runs as a worker thread');
 
-const description = 'CPU reference (JavaScript)';
+// The kernel this worker runs, created once and reused for every chunk.
+const fast = init.kernel === 'cpu' ? new CpuBackend() : null;
+const description = fast ? fast.description : 'CPU reference (JavaScript)';
 const bases = new Map<number, (base: { firstIndex: number; firstLine: number }) => void>();
 const early = new Map<number, { firstIndex: number; firstLine: number }>();
 
@@ -30,6 +34,8 @@ function baseOf(seq: number): Promise<{ firstIndex: number; firstLine: number }>
 }
 
 async function parse(seq: number, bytes: Uint8Array): Promise<RecordBatch> {
+  // lines: packed in place (the chunk is this worker's own buffer); jsonl: the reader parses each line.
+  if (init.format === 'lines') return packLinesInPlace(bytes, init.atFileStart && seq === 0, init.maxRecordBytes);
   const reader = new RecordReader({
     atFileStart: init.atFileStart && seq === 0,
     maxRecordBytes: init.maxRecordBytes,
@@ -64,9 +70,18 @@ async function handle(seq: number, bytes: Uint8Array, skippedBytes: number): Pro
   const t0 = performance.now();
   let routing = null;
   if (batch.count > batch.errors.length) {
-    const stats = computeStatistics(batch.text.bytes, batch.text.offsets);
-    const r = scoreStatistics(init.config, stats, batch.count);
-    routing = { ...r, ...(init.spec.explain ? { stats } : {}), backend: init.kernel, adapter: description, fallback: false, routeMs: performance.now() - t0 };
+    const n = batch.count;
+    const { bytes, offsets } = batch.text;
+    // --explain needs each record's statistics: the reference computes them (the same integers as every kernel).
+    const stats = fast === null || init.spec.explain ? computeStatistics(bytes, offsets) : undefined;
+    let r;
+    if (fast) {
+      r = { experts: new Uint32Array(n), scoresQ16: new Uint32Array(n), confidenceQ16: new Uint32Array(n) };
+      fast.routeInto(bytes, offsets, n, init.config, r);
+    } else {
+      r = scoreStatistics(init.config, stats as Uint32Array, n);
+    }
+    routing = { ...r, ...(init.spec.explain && stats ? { stats } : {}), backend: init.kernel, adapter: description, fallback: false, routeMs: performance.now() - t0 };
   }
   const base = await baseOf(seq);
   batch.firstIndex = base.firstIndex;
