@@ -9,7 +9,8 @@ export type MoeErrorCode =
   | 'GPU_OUT_OF_MEMORY'
   | 'DEVICE_LOST'
   | 'INPUT'
-  | 'DISPOSED';
+  | 'DISPOSED'
+  | 'MISSING_DEPENDENCY';
 
 export class MoeRouterError extends Error {
   readonly code: MoeErrorCode;
@@ -67,5 +68,14 @@ export class InputError extends MoeRouterError {
 export class DisposedError extends MoeRouterError {
   constructor() {
     super('DISPOSED', 'this SwitchedMoE has been disposed; create a new one');
+  }
+}
+
+/** An optional package (a format library) is needed for what was asked and is not installed. */
+export class MissingDependencyError extends MoeRouterError {
+  readonly packageName: string;
+  constructor(packageName: string, purpose: string) {
+    super('MISSING_DEPENDENCY', `${purpose} needs the optional package ${packageName}, which is not installed: npm install ${packageName}`);
+    this.packageName = packageName;
   }
 }

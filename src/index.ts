@@ -34,3 +34,4 @@ export { createRouteStream, routeRecords, type RoutedRecord, type RouteStreamOpt
 export { routePackedBatches, type PipelineOptions, type PipelineState } from './job/batch-pipeline.js';
 export { RecordReader, formatFromPath, INPUT_FORMATS, type InputFormat, type RecordBatch, type RecordError, type ReaderOptions } from './sources/record-reader.js';
 export { LineSplitter, type LineSink } from './sources/line-splitter.js';
+export { packedFromArrow, type ArrowPackedBatch, type ArrowDataLike, type ArrowVectorLike } from './sources/arrow-packed.js';

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { removeTemporaryFiles } from '../sinks/atomic-file.js';
-import { INPUT_FORMATS, type InputFormat } from '../sources/record-reader.js';
+import { SOURCE_FORMATS, type SourceFormat } from './record-source.js';
 import { OUTPUT_FORMATS, type OutputFormat } from '../sinks/output-format.js';
 import { EXIT, reportError } from './cli-errors.js';
 import { parseBackend, parseBoundaries, parseBytes, parseChoice, parseExperts, parseIntIn, parseThreshold } from './options.js';
@@ -37,8 +37,8 @@ const DEFAULT_BATCH_RECORDS = 65536;
 
 function readerOptions(cmd: Command): Command {
   return cmd
-    .addOption(new Option('--format <format>', 'input format (default: from the extension: .jsonl/.ndjson, .csv, .tsv; else lines; stdin: lines)').argParser(parseChoice<InputFormat>(INPUT_FORMATS)))
-    .option('--field <name>', 'text field: a JSON path like meta.text (jsonl) or a header column (csv/tsv)', 'text')
+    .addOption(new Option('--format <format>', 'input format: lines | jsonl | csv | tsv | parquet | arrow (default: Parquet, Arrow IPC, gzip and zstd by their first bytes; then the extension: .jsonl/.ndjson, .csv, .tsv, also under .gz/.zst; else lines)').argParser(parseChoice<SourceFormat>(SOURCE_FORMATS)))
+    .option('--field <name>', 'text field: a JSON path like meta.text (jsonl), a header column (csv/tsv), or a column, nested as a.b (parquet/arrow)', 'text')
     .addOption(new Option('--backend <backend>', 'auto | gpu | cpu (auto: GPU if an adapter exists, else CPU)').argParser(parseBackend))
     .option('--batch-bytes <size>', 'bytes of text per routed batch (1K..4G; K/M/G suffixes)', parseBytes, DEFAULT_BATCH_BYTES)
     .option('--batch-records <n>', 'records per routed batch at most', parseIntIn(1, 1 << 24), DEFAULT_BATCH_RECORDS)
@@ -64,10 +64,10 @@ export function buildProgram(): Command {
     .argument('[input]', 'input file, or - for stdin');
   readerOptions(routerOptions(route))
     .option('-o, --out <file>', 'output file, or - for stdout (written to a temporary name, renamed when complete)', '-')
-    .addOption(new Option('--output-format <format>', 'jsonl | csv | tsv').argParser(parseChoice<OutputFormat>(OUTPUT_FORMATS)).default('jsonl'))
+    .addOption(new Option('--output-format <format>', 'jsonl | csv | tsv | parquet (parquet needs --out FILE)').argParser(parseChoice<OutputFormat | 'parquet'>([...OUTPUT_FORMATS, 'parquet'])).default('jsonl'))
     .option('--include-text', 'add the text to each output record')
-    .option('--shards <dir>', 'also write each record, unchanged, to DIR/expert-K.<ext> (one file per expert, input order)')
-    .option('--shard <i/n>', 'route only part I of N of the file (0-based: 0/4 .. 3/4), split on record boundaries; indexes stay global')
+    .option('--shards <dir>', 'also write each record, unchanged, to DIR/expert-K.<ext> (one file per expert, input order; Parquet input gives Parquet shards)')
+    .option('--shard <i/n>', 'route only part I of N of the file (0-based: 0/4 .. 3/4), split on record boundaries (Parquet: on row groups); indexes stay global')
     .option('--stats <file>', 'write the run summary as JSON')
     .option('-q, --quiet', 'no progress bar and no summary on stderr')
     .option('--no-progress', 'no progress bar (it is only shown when stderr is a terminal anyway)')

@@ -9,22 +9,23 @@ import { SwitchedMoE, type Backend, type BatchRouting } from '../router/switched
 import { AtomicFile } from '../sinks/atomic-file.js';
 import { StreamSink } from '../sinks/stdout-sink.js';
 import { RecordFormatter, type OutputFormat } from '../sinks/output-format.js';
-import { formatFromPath, type InputFormat, type RecordBatch } from '../sources/record-reader.js';
+import type { RecordBatch } from '../sources/record-reader.js';
 import { parseShard } from '../sources/shard-range.js';
 import { routePackedBatches, type PipelineState } from '../job/batch-pipeline.js';
 import { ioError, warn } from './cli-errors.js';
-import { firstRecordIndex, openInput, readerFor } from './input.js';
+import { openRecordSource, type SourceFormat } from './record-source.js';
+import { openBatchSinks, type BatchSinks } from './format-sinks.js';
 import { routerOptions, type RouterCliOptions } from './options.js';
 import { Progress } from './progress.js';
 import { shares, type RunStats } from '../job/run-stats.js';
 import { formatSummary } from './summary.js';
 
 export interface RouteCommandOptions extends RouterCliOptions {
-  format?: InputFormat;
+  format?: SourceFormat;
   field?: string;
   backend?: Backend;
   out?: string;
-  outputFormat?: OutputFormat;
+  outputFormat?: OutputFormat | 'parquet';
   includeText?: boolean;
   shards?: string;
   shard?: string;
@@ -61,24 +62,26 @@ function outputFor(path: string | undefined, file: AtomicFile | null): Output {
   };
 }
 
-const SHARD_EXT: Record<InputFormat, string> = { lines: 'txt', jsonl: 'jsonl', csv: 'csv', tsv: 'tsv' };
+const SHARD_EXT: Record<SourceFormat, string> = { lines: 'txt', jsonl: 'jsonl', csv: 'csv', tsv: 'tsv', parquet: 'parquet', arrow: 'arrow' };
 
 export async function runRoute(input: string | undefined, o: RouteCommandOptions): Promise<number> {
   const t0 = performance.now();
-  const format = o.format ?? formatFromPath(input);
-  const outputFormat: OutputFormat = o.outputFormat ?? 'jsonl';
   const shardSpec = o.shard !== undefined ? parseShard(o.shard) : undefined;
   const routerOpts = await routerOptions(o);
-  const opened = await openInput(input, shardSpec, format === 'csv' || format === 'tsv');
+  // formats: text, gzip/zstd text, Parquet or Arrow IPC, by the input's first bytes
+  const opened = await openRecordSource(input, o, shardSpec, o.shards !== undefined);
+  const format = opened.format;
+  const outputFormat: OutputFormat = o.outputFormat === 'parquet' ? 'jsonl' : (o.outputFormat ?? 'jsonl');
 
   const toClose: Output[] = [];
   const shardFiles: AtomicFile[] = [];
   let statsFile: AtomicFile | null = null;
   let moe: SwitchedMoE | null = null;
+  let sinks: BatchSinks | null = null;
   const progress = Progress.create(!o.quiet && o.progress !== false, opened.size);
   try {
     let outFile: AtomicFile | null = null;
-    if (o.out !== undefined && o.out !== '-') {
+    if (o.out !== undefined && o.out !== '-' && o.outputFormat !== 'parquet') {
       try {
         outFile = await AtomicFile.open(o.out);
       } catch (err) {
@@ -89,7 +92,9 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
     toClose.push(out);
     moe = new SwitchedMoE({ ...routerOpts, ...(o.backend ? { backend: o.backend } : {}), onWarning: warn });
     const numExperts = moe.numExperts;
-    if (o.shards !== undefined) {
+    // formats: Parquet output and Parquet shards are written by their own sinks
+    sinks = await openBatchSinks(o, opened, numExperts);
+    if (o.shards !== undefined && !sinks.shards) {
       const dir = o.shards;
       try {
         await mkdir(dir, { recursive: true });
@@ -106,7 +111,6 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
       }
     }
 
-    const reader = readerFor(opened, format, o, o.shards !== undefined);
     const formatter = new RecordFormatter({ format: outputFormat, includeText: o.includeText ?? false, errorColumn: o.onError === 'skip' });
     const header = formatter.header();
     if (header) await out.write(header);
@@ -122,11 +126,12 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
     const loseAfter = Number(process.env[LOSE_DEVICE_ENV] ?? '0');
     const shardHeaderWritten = new Array<boolean>(numExperts).fill(false);
     const writeShardHeaders = async (): Promise<void> => {
-      if (!reader.headerRaw) return;
+      const headerRaw = opened.headerRaw();
+      if (!headerRaw) return;
       for (let e = 0; e < numExperts; e++) {
         if (shardHeaderWritten[e]) continue;
         shardHeaderWritten[e] = true;
-        await shardFiles[e].write(Buffer.concat([reader.headerRaw, Buffer.from('\n')]));
+        await shardFiles[e].write(Buffer.concat([headerRaw, Buffer.from('\n')]));
       }
     };
 
@@ -153,13 +158,11 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
         mbPerSecond: seconds > 0 ? bytes / 1e6 / seconds : 0,
         maxRssBytes: process.resourceUsage().maxRSS * 1024,
         complete,
-        ...(opened.range && shardSpec
-          ? { shard: { index: shardSpec.index, count: shardSpec.count, startByte: opened.range.start, endByte: opened.range.end, firstIndex: firstRecordIndex(opened, format) } }
-          : {}),
+        ...(opened.shard && shardSpec ? { shard: { index: shardSpec.index, count: shardSpec.count, ...opened.shard } } : {}),
       };
     };
 
-    const batches = routePackedBatches(moe, reader.batches(opened.source), {
+    const batches = routePackedBatches(moe, opened.batches, {
       ...(o.backend ? { backend: o.backend } : {}),
       onWarning: warn,
       ...(loseAfter > 0
@@ -181,9 +184,11 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
       }
       const upTo = o.onError === 'fail' && batch.errors.length > 0 ? batch.errors[0].local : batch.count;
       // rendered in slices so the temporary strings die young (peak memory stays low)
-      for (let from = 0; from < upTo; from += RENDER_SLICE) {
+      if (sinks.output) await sinks.output.write(batch, routing, upTo, perExpert);
+      else for (let from = 0; from < upTo; from += RENDER_SLICE) {
         await out.write(renderBatch(batch, routing, formatter, from, Math.min(upTo, from + RENDER_SLICE), perExpert, o.includeText ?? false));
       }
+      if (sinks.shards) await sinks.shards.write(batch, routing, upTo);
       if (shardFiles.length > 0) {
         await writeShardHeaders();
         await writeShards(batch, routing, format, shardFiles, upTo);
@@ -208,6 +213,7 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
     }
     if (shardFiles.length > 0) await writeShardHeaders();
     await out.commit();
+    await sinks.commit();
     toClose.length = 0;
     for (const f of shardFiles) await f.commit().catch((err: unknown) => Promise.reject(ioError('write shard', f.path, err)));
     shardFiles.length = 0;
@@ -224,6 +230,7 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
     for (const c of toClose) await c.abort();
     for (const f of shardFiles) await f.abort();
     if (statsFile) await statsFile.abort();
+    await sinks?.abort();
     if (moe) await moe.dispose();
   }
 }
@@ -265,7 +272,7 @@ function renderBatch(
 }
 
 /** Appends each routed record, unchanged, to its expert's file (error records are not written). */
-async function writeShards(batch: RecordBatch, routing: BatchRouting | null, format: InputFormat, files: AtomicFile[], upTo: number): Promise<void> {
+async function writeShards(batch: RecordBatch, routing: BatchRouting | null, format: SourceFormat, files: AtomicFile[], upTo: number): Promise<void> {
   if (!routing) return;
   const src = format === 'lines' ? batch.text : (batch.raw ?? batch.text);
   const n = files.length;

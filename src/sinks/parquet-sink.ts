@@ -1,0 +1,190 @@
+/**
+ * Parquet outputs, written with hyparquet-writer (an optional dependency,
+ * loaded on first use) one row group per routed batch, through an AtomicFile
+ * (temporary name, renamed when complete):
+ * - `--output-format parquet`: index, expert, complexity, confidence (+ text, + error);
+ * - `--shards DIR` with Parquet input: DIR/expert-K.parquet, the input's rows
+ *   unchanged (every column, the input's schema), in input order.
+ */
+import { join } from 'node:path';
+import type { SchemaElement } from 'hyparquet';
+import type { Writer } from 'hyparquet-writer';
+import { loadOptional } from '../sources/optional-module.js';
+import type { RecordBatch } from '../sources/record-reader.js';
+import type { ParquetSource } from '../sources/parquet-source.js';
+import { AtomicFile } from './atomic-file.js';
+
+type HyparquetWriter = typeof import('hyparquet-writer');
+type ParquetWriterT = InstanceType<HyparquetWriter['ParquetWriter']>;
+type ColumnValues = NonNullable<Parameters<ParquetWriterT['write']>[0]>['columnData'][number]['data'];
+
+/** What a batch's routing gives the sinks (BatchRouting's arrays). */
+export interface RoutedArrays {
+  experts: ArrayLike<number>;
+  scoresQ16: ArrayLike<number>;
+  confidenceQ16: ArrayLike<number>;
+}
+
+export function loadParquetWriter(purpose: string): Promise<HyparquetWriter> {
+  return loadOptional('hyparquet-writer', purpose, () => import('hyparquet-writer'));
+}
+
+/** A Parquet file being written: hyparquet-writer's Writer whose flushes go to an AtomicFile. */
+class ParquetFileOut {
+  readonly writer: ParquetWriterT;
+  private constructor(
+    readonly file: AtomicFile,
+    hw: HyparquetWriter,
+    schema: SchemaElement[],
+  ) {
+    const w: Writer = new hw.ByteWriter();
+    const bw = w as Writer & { index: number };
+    // ParquetWriter awaits flush() after each row group: the bytes go to the file, the buffer is reused
+    w.flush = async () => {
+      const bytes = new Uint8Array(bw.buffer, 0, bw.index).slice();
+      bw.index = 0;
+      await file.write(bytes);
+    };
+    w.finish = () => w.flush?.();
+    this.writer = new hw.ParquetWriter({ writer: w, schema });
+  }
+
+  static async open(path: string, hw: HyparquetWriter, schema: SchemaElement[]): Promise<ParquetFileOut> {
+    return new ParquetFileOut(await AtomicFile.open(path), hw, schema);
+  }
+
+  async write(columnData: { name: string; data: ColumnValues }[]): Promise<void> {
+    if (columnData.length === 0 || columnData[0].data.length === 0) return;
+    await this.writer.write({ columnData, rowGroupSize: columnData[0].data.length });
+  }
+
+  async commit(): Promise<void> {
+    await this.writer.finish();
+    await this.file.commit();
+  }
+
+  abort(): Promise<void> {
+    return this.file.abort();
+  }
+}
+
+const q = (v: number): number => v / 65536;
+
+/** `--output-format parquet`: one row per input record; error records have null expert/complexity/confidence and an error. */
+export class ParquetRecordSink {
+  private constructor(
+    private readonly out: ParquetFileOut,
+    private readonly includeText: boolean,
+    private readonly errorColumn: boolean,
+  ) {}
+
+  static async open(path: string, includeText: boolean, errorColumn: boolean): Promise<ParquetRecordSink> {
+    const hw = await loadParquetWriter('--output-format parquet');
+    const schema: SchemaElement[] = [
+      { name: 'index', type: 'INT64', repetition_type: 'REQUIRED' },
+      { name: 'expert', type: 'INT32', repetition_type: 'OPTIONAL' },
+      { name: 'complexity', type: 'DOUBLE', repetition_type: 'OPTIONAL' },
+      { name: 'confidence', type: 'DOUBLE', repetition_type: 'OPTIONAL' },
+    ];
+    if (includeText) schema.push({ name: 'text', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' });
+    if (errorColumn) schema.push({ name: 'error', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' });
+    const root: SchemaElement = { name: 'root', num_children: schema.length };
+    return new ParquetRecordSink(await ParquetFileOut.open(path, hw, [root, ...schema]), includeText, errorColumn);
+  }
+
+  get path(): string {
+    return this.out.file.path;
+  }
+
+  /** Writes records [0, upTo) of the batch; counts routed records per expert. */
+  async write(batch: RecordBatch, routing: RoutedArrays | null, upTo: number, perExpert: number[]): Promise<void> {
+    const index: bigint[] = [];
+    const expert: (number | null)[] = [];
+    const complexity: (number | null)[] = [];
+    const confidence: (number | null)[] = [];
+    const text: (string | null)[] = [];
+    const error: (string | null)[] = [];
+    const errs = new Map(batch.errors.map((e) => [e.local, e]));
+    const decoder = new TextDecoder();
+    for (let i = 0; i < upTo; i++) {
+      index.push(BigInt(batch.firstIndex + i));
+      const e = errs.get(i);
+      if (e || !routing) {
+        expert.push(null);
+        complexity.push(null);
+        confidence.push(null);
+        text.push(null);
+        error.push(e ? `line ${e.line}: ${e.message}` : 'not routed');
+        continue;
+      }
+      const x = routing.experts[i];
+      perExpert[x]++;
+      expert.push(x);
+      complexity.push(q(routing.scoresQ16[i]));
+      confidence.push(q(routing.confidenceQ16[i]));
+      if (this.includeText) text.push(decoder.decode(batch.text.bytes.subarray(batch.text.offsets[i], batch.text.offsets[i + 1])));
+      error.push(null);
+    }
+    const cols: { name: string; data: ColumnValues }[] = [
+      { name: 'index', data: index },
+      { name: 'expert', data: expert },
+      { name: 'complexity', data: complexity },
+      { name: 'confidence', data: confidence },
+    ];
+    if (this.includeText) cols.push({ name: 'text', data: text });
+    if (this.errorColumn) cols.push({ name: 'error', data: error });
+    await this.out.write(cols);
+  }
+
+  commit(): Promise<void> {
+    return this.out.commit();
+  }
+
+  abort(): Promise<void> {
+    return this.out.abort();
+  }
+}
+
+/** `--shards DIR` with Parquet input: each routed row, unchanged, into DIR/expert-K.parquet. */
+export class ParquetShardSink {
+  private constructor(
+    private readonly source: ParquetSource,
+    private readonly outs: ParquetFileOut[],
+    private readonly columns: string[],
+  ) {}
+
+  static async open(dir: string, numExperts: number, source: ParquetSource): Promise<ParquetShardSink> {
+    const hw = await loadParquetWriter('--shards with Parquet input');
+    const schema = source.metadata.schema;
+    const outs: ParquetFileOut[] = [];
+    try {
+      for (let e = 0; e < numExperts; e++) outs.push(await ParquetFileOut.open(join(dir, `expert-${e}.parquet`), hw, schema));
+    } catch (err) {
+      for (const o of outs) await o.abort();
+      throw err;
+    }
+    return new ParquetShardSink(source, outs, source.topLevelColumns());
+  }
+
+  /** Appends rows [0, upTo) of the batch (error records are not written) to their experts' files. */
+  async write(batch: RecordBatch, routing: RoutedArrays | null, upTo: number): Promise<void> {
+    if (!routing || upTo === 0) return;
+    const rows = await this.source.rows(batch.firstIndex, batch.firstIndex + upTo);
+    const bad = new Set(batch.errors.map((e) => e.local));
+    const perExpert: Record<string, unknown>[][] = this.outs.map(() => []);
+    for (let i = 0; i < upTo; i++) if (!bad.has(i)) perExpert[routing.experts[i]].push(rows[i]);
+    for (let e = 0; e < this.outs.length; e++) {
+      const part = perExpert[e];
+      if (part.length === 0) continue;
+      await this.outs[e].write(this.columns.map((name) => ({ name, data: part.map((r) => r[name]) as ColumnValues })));
+    }
+  }
+
+  async commit(): Promise<void> {
+    for (const o of this.outs) await o.commit();
+  }
+
+  async abort(): Promise<void> {
+    for (const o of this.outs) await o.abort();
+  }
+}
