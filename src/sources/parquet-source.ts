@@ -158,6 +158,8 @@ export class ParquetSource {
         rowEnd: end,
         compressors: this.compressors,
         rowFormat: 'object',
+        // strings stay bytes: decoding would drop a leading BOM and replace invalid UTF-8, and the rows must be written back unchanged
+        parsers: { stringFromBytes: (b: Uint8Array) => b },
         onComplete: (r: Record<string, unknown>[]) => {
           rows = r;
         },
