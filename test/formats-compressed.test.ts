@@ -79,7 +79,7 @@ describe('compressed input', () => {
     const hasZstd = spawnSync('zstd', ['--version']).status === 0;
     if (hasZstd) {
       expect(spawnSync('zstd', ['-q', '-3', big, '-o', big + '.zst']).status).toBe(0);
-      for (const env of [{}, { MOE_ROUTER_TEST_FORCE_FZSTD: '1' }]) {
+      for (const env of [{}, { MOE_ROUTER_TEST_FORCE_FZSTD: '1' }] as Record<string, string>[]) {
         const z = await runCli(['route', big + '.zst', ...CPU, '--batch-bytes', '64K'], { env });
         expect(z.code).toBe(0);
         expect(z.out).toBe(ref.out);
@@ -125,7 +125,7 @@ describe('compressed input', () => {
     const zcut = tmp.path('cut.jsonl.zst');
     const z = readFileSync(ZST);
     writeFileSync(zcut, z.subarray(0, z.length - 100));
-    for (const env of [{}, { MOE_ROUTER_TEST_FORCE_FZSTD: '1' }]) {
+    for (const env of [{}, { MOE_ROUTER_TEST_FORCE_FZSTD: '1' }] as Record<string, string>[]) {
       const b = await runCli(['route', zcut, ...CPU], { env });
       expect(b.code).toBe(2);
       expect(b.stderr).toMatch(/cut\.jsonl\.zst: corrupt or truncated zstd data/);
