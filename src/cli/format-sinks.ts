@@ -6,13 +6,18 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { MoeRouterError } from '../errors.js';
-import { ParquetRecordSink, ParquetShardSink } from '../sinks/parquet-sink.js';
+import { NO_EXPERT } from '../job/events.js';
+import type { BatchRouting } from '../router/switched-moe.js';
+import type { RecordBatch } from '../sources/record-reader.js';
+import { ParquetRecordSink, ParquetShardSink, type RoutedRows } from '../sinks/parquet-sink.js';
 import { CliError, ioError } from './cli-errors.js';
 import type { RecordSource } from './record-source.js';
 
 export interface BatchSinks {
   output: ParquetRecordSink | null;
   shards: ParquetShardSink | null;
+  /** Writes records [0, upTo) of a routed batch to the sinks; counts the routed ones per expert when the output is Parquet. */
+  write(batch: RecordBatch, routing: BatchRouting | null, upTo: number, perExpert: number[]): Promise<void>;
   commit(): Promise<void>;
   abort(): Promise<void>;
 }
@@ -49,6 +54,14 @@ export async function openBatchSinks(o: BatchSinkOptions, source: RecordSource, 
   return {
     output,
     shards,
+    async write(batch, routing, upTo, perExpert) {
+      const rows = routedRows(batch, routing, upTo);
+      if (output) {
+        for (let i = 0; i < upTo; i++) if (rows.experts[i] !== NO_EXPERT) perExpert[rows.experts[i]]++;
+        await output.write(rows);
+      }
+      if (shards) await shards.write(rows);
+    },
     async commit() {
       if (output) await output.commit().catch((err: unknown) => Promise.reject(ioError('write output', output?.path ?? '', err)));
       output = null;
@@ -64,4 +77,25 @@ export async function openBatchSinks(o: BatchSinkOptions, source: RecordSource, 
 
 function wrap(what: string, path: string, err: unknown): Error {
   return err instanceof MoeRouterError || err instanceof CliError ? err : ioError(what, path, err);
+}
+
+/** A record batch and its routing as the sinks' rows (the route job's formatted batch has the same fields). */
+export function routedRows(batch: RecordBatch, routing: BatchRouting | null, upTo: number): RoutedRows {
+  const experts = new Uint32Array(upTo);
+  if (routing) experts.set(routing.experts.subarray(0, upTo));
+  const messages = new Map<number, string>();
+  for (const e of batch.errors) {
+    if (e.local >= upTo) break;
+    experts[e.local] = NO_EXPERT;
+    messages.set(e.local, `line ${e.line}: ${e.message}`);
+  }
+  return {
+    firstIndex: batch.firstIndex,
+    records: upTo,
+    experts,
+    scoresQ16: routing ? routing.scoresQ16 : new Uint32Array(upTo),
+    confidenceQ16: routing ? routing.confidenceQ16 : new Uint32Array(upTo),
+    text: batch.text,
+    errorMessage: (local) => messages.get(local) ?? 'not routed',
+  };
 }

@@ -184,11 +184,10 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
       }
       const upTo = o.onError === 'fail' && batch.errors.length > 0 ? batch.errors[0].local : batch.count;
       // rendered in slices so the temporary strings die young (peak memory stays low)
-      if (sinks.output) await sinks.output.write(batch, routing, upTo, perExpert);
-      else for (let from = 0; from < upTo; from += RENDER_SLICE) {
+      if (sinks.output || sinks.shards) await sinks.write(batch, routing, upTo, perExpert);
+      if (!sinks.output) for (let from = 0; from < upTo; from += RENDER_SLICE) {
         await out.write(renderBatch(batch, routing, formatter, from, Math.min(upTo, from + RENDER_SLICE), perExpert, o.includeText ?? false));
       }
-      if (sinks.shards) await sinks.shards.write(batch, routing, upTo);
       if (shardFiles.length > 0) {
         await writeShardHeaders();
         await writeShards(batch, routing, format, shardFiles, upTo);

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import type { SchemaElement } from 'hyparquet';
 import type { Writer } from 'hyparquet-writer';
 import { loadOptional } from '../sources/optional-module.js';
-import type { RecordBatch } from '../sources/record-reader.js';
+import type { PackedBatch } from '../model/packed-batch.js';
+import { NO_EXPERT } from '../job/events.js';
 import type { ParquetSource } from '../sources/parquet-source.js';
 import { AtomicFile } from './atomic-file.js';
 
@@ -18,11 +19,20 @@ type HyparquetWriter = typeof import('hyparquet-writer');
 type ParquetWriterT = InstanceType<HyparquetWriter['ParquetWriter']>;
 type ColumnValues = NonNullable<Parameters<ParquetWriterT['write']>[0]>['columnData'][number]['data'];
 
-/** What a batch's routing gives the sinks (BatchRouting's arrays). */
-export interface RoutedArrays {
+/**
+ * Rows [0, records) of a routed batch, as the sinks take them (the fields of
+ * the route job's formatted batch): error records have expert NO_EXPERT.
+ */
+export interface RoutedRows {
+  firstIndex: number;
+  records: number;
   experts: ArrayLike<number>;
   scoresQ16: ArrayLike<number>;
   confidenceQ16: ArrayLike<number>;
+  /** The records' text (needed with --include-text). */
+  text: PackedBatch | null;
+  /** The message of error record `local` ("line 4: ..."). */
+  errorMessage(local: number): string;
 }
 
 export function loadParquetWriter(purpose: string): Promise<HyparquetWriter> {
@@ -96,33 +106,30 @@ export class ParquetRecordSink {
     return this.out.file.path;
   }
 
-  /** Writes records [0, upTo) of the batch; counts routed records per expert. */
-  async write(batch: RecordBatch, routing: RoutedArrays | null, upTo: number, perExpert: number[]): Promise<void> {
+  /** Writes the rows, one per record, error records included. */
+  async write(b: RoutedRows): Promise<void> {
     const index: bigint[] = [];
     const expert: (number | null)[] = [];
     const complexity: (number | null)[] = [];
     const confidence: (number | null)[] = [];
     const text: (string | null)[] = [];
     const error: (string | null)[] = [];
-    const errs = new Map(batch.errors.map((e) => [e.local, e]));
-    const decoder = new TextDecoder();
-    for (let i = 0; i < upTo; i++) {
-      index.push(BigInt(batch.firstIndex + i));
-      const e = errs.get(i);
-      if (e || !routing) {
+    const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
+    for (let i = 0; i < b.records; i++) {
+      index.push(BigInt(b.firstIndex + i));
+      const x = b.experts[i];
+      if (x === NO_EXPERT) {
         expert.push(null);
         complexity.push(null);
         confidence.push(null);
         text.push(null);
-        error.push(e ? `line ${e.line}: ${e.message}` : 'not routed');
+        error.push(b.errorMessage(i));
         continue;
       }
-      const x = routing.experts[i];
-      perExpert[x]++;
       expert.push(x);
-      complexity.push(q(routing.scoresQ16[i]));
-      confidence.push(q(routing.confidenceQ16[i]));
-      if (this.includeText) text.push(decoder.decode(batch.text.bytes.subarray(batch.text.offsets[i], batch.text.offsets[i + 1])));
+      complexity.push(q(b.scoresQ16[i]));
+      confidence.push(q(b.confidenceQ16[i]));
+      if (this.includeText && b.text) text.push(decoder.decode(b.text.bytes.subarray(b.text.offsets[i], b.text.offsets[i + 1])));
       error.push(null);
     }
     const cols: { name: string; data: ColumnValues }[] = [
@@ -166,13 +173,12 @@ export class ParquetShardSink {
     return new ParquetShardSink(source, outs, source.topLevelColumns());
   }
 
-  /** Appends rows [0, upTo) of the batch (error records are not written) to their experts' files. */
-  async write(batch: RecordBatch, routing: RoutedArrays | null, upTo: number): Promise<void> {
-    if (!routing || upTo === 0) return;
-    const rows = await this.source.rows(batch.firstIndex, batch.firstIndex + upTo);
-    const bad = new Set(batch.errors.map((e) => e.local));
+  /** Appends each routed row, unchanged, to its expert's file (error records are not written). */
+  async write(b: RoutedRows): Promise<void> {
+    if (b.records === 0) return;
+    const rows = await this.source.rows(b.firstIndex, b.firstIndex + b.records);
     const perExpert: Record<string, unknown>[][] = this.outs.map(() => []);
-    for (let i = 0; i < upTo; i++) if (!bad.has(i)) perExpert[routing.experts[i]].push(rows[i]);
+    for (let i = 0; i < b.records; i++) if (b.experts[i] !== NO_EXPERT) perExpert[b.experts[i]].push(rows[i]);
     for (let e = 0; e < this.outs.length; e++) {
       const part = perExpert[e];
       if (part.length === 0) continue;
