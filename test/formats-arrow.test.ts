@@ -79,6 +79,15 @@ describe('--format arrow (Arrow IPC)', () => {
     expect(none.stderr).toContain('text, tag, meta');
   });
 
+  it('a truncated Arrow stream is a one-line error after the rows it could read, exit 2', async () => {
+    const bytes = tableToIPC(table(TEXTS, 100), 'stream');
+    const cut = tmp.path('cut.arrows');
+    writeFileSync(cut, bytes.subarray(0, bytes.length - 200));
+    const res = await runCli(['route', cut, ...CPU]);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(/^moe-router: error: .*cut\.arrows: cannot read the Arrow record batch after row 200: .*\(a damaged or truncated input\)\n$/);
+  });
+
   it('--shard and --shards are refused for Arrow input with a clear message', async () => {
     const a = await runCli(['route', file, ...CPU, '--shard', '0/2']);
     expect(a.code).toBe(2);

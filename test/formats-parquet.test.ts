@@ -1,7 +1,8 @@
 /** Parquet input, output and shards, through the real binary on files built with hyparquet-writer. */
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { jsonl, runCli, tempDir } from './helpers/cli.js';
+import { jsonl, ROOT, runCli, tempDir } from './helpers/cli.js';
 import { randomText, rng } from './helpers/random.js';
 import { readParquetRows, writeJsonl, writeNestedParquet, writeTextParquet } from './helpers/columnar.js';
 
@@ -144,6 +145,32 @@ describe('--format parquet', () => {
     }
     // the null rows (error records) are in no shard; every other row is in exactly one
     expect(seen).toHaveLength(rows.filter((x) => x.meta.body !== null).length);
+  });
+
+  it('a damaged file is a one-line error naming it, exit 2, never a stack trace or garbage routed', async () => {
+    const good = readFileSync(pq);
+    const truncated = tmp.path('truncated.parquet');
+    writeFileSync(truncated, good.subarray(0, good.length - 100));
+    const a = await runCli(['route', truncated, ...CPU]);
+    expect(a.code).toBe(2);
+    expect(a.stderr).toMatch(/^moe-router: error: .*truncated\.parquet: not a readable Parquet file: .*\n$/);
+    const damaged = tmp.path('damaged.parquet');
+    const bad = Buffer.from(good);
+    for (let i = 200; i < 2000; i++) bad[i] ^= 0x5a;
+    writeFileSync(damaged, bad);
+    const b = await runCli(['route', damaged, ...CPU]);
+    expect(b.code).toBe(2);
+    expect(b.stderr).toMatch(/^moe-router: error: .*damaged\.parquet: cannot read Parquet rows 0\.\.36: .*\(a damaged or unsupported file\)\n$/);
+  });
+
+  it("the README's sample corpus.parquet and corpus.jsonl.gz route as examples/corpus.jsonl", async () => {
+    const ref = await runCli(['route', join(ROOT, 'examples', 'corpus.jsonl'), ...CPU, '--include-text']);
+    expect(jsonl(ref.out)).toHaveLength(60);
+    for (const f of ['corpus.parquet', 'corpus.jsonl.gz']) {
+      const res = await runCli(['route', join(ROOT, 'examples', f), ...CPU, '--include-text']);
+      expect(res.code).toBe(0);
+      expect(res.out).toBe(ref.out);
+    }
   });
 
   it('a missing optional package is a one-line message that says what to install', async () => {

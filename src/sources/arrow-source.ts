@@ -6,7 +6,7 @@
  * number in the input.
  */
 import { open, type FileHandle } from 'node:fs/promises';
-import { ConfigError } from '../errors.js';
+import { ConfigError, MoeRouterError } from '../errors.js';
 import type { PackedBatch } from '../model/packed-batch.js';
 import { arrowChild, arrowIsNull, packedFromArrow, type ArrowDataLike } from './arrow-packed.js';
 import { loadOptional } from './optional-module.js';
@@ -49,7 +49,17 @@ export async function* arrowBatches(o: ArrowSourceOptions): AsyncGenerator<Recor
     const path = o.field.split('.');
     let row = 0;
     let checked = false;
-    for await (const rb of reader) {
+    const it = reader[Symbol.asyncIterator]();
+    for (;;) {
+      let next;
+      try {
+        next = await it.next();
+      } catch (err) {
+        if (err instanceof MoeRouterError) throw err;
+        throw new ConfigError(`${o.name}: cannot read the Arrow record batch after row ${row}: ${err instanceof Error ? err.message : String(err)} (a damaged or truncated input)`);
+      }
+      if (next.done) break;
+      const rb = next.value;
       const { data: col, parents } = arrowChild(rb.data as unknown as ArrowDataLike, path, o.field);
       checked = true;
       const packed = packedFromArrow(col);

@@ -8,7 +8,7 @@
  */
 import * as zlib from 'node:zlib';
 import type { AsyncBuffer, ColumnChunk, Compressors, FileMetaData, SchemaTree } from 'hyparquet';
-import { ConfigError } from '../errors.js';
+import { ConfigError, MoeRouterError } from '../errors.js';
 import type { ShardSpec } from './shard-range.js';
 import { PackedBuilder } from './packed-builder.js';
 import type { RecordBatch, RecordError } from './record-reader.js';
@@ -96,6 +96,16 @@ export function findColumn(schema: SchemaTree, field: string, file: string): Sch
 
 type Cell = Uint8Array | string | number | bigint | boolean | null | undefined | { [key: string]: Cell } | Cell[];
 
+/** A damaged file: hyparquet's error, with the file and the row group, as a one-line ConfigError. */
+async function readingGroup<T>(path: string, rows: string, read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (err) {
+    if (err instanceof MoeRouterError) throw err;
+    throw new ConfigError(`${path}: cannot read Parquet rows ${rows}: ${err instanceof Error ? err.message : String(err)} (a damaged or unsupported file)`);
+  }
+}
+
 function describe(v: Cell): string {
   if (v === null || v === undefined) return 'null';
   if (Array.isArray(v)) return 'a list';
@@ -151,7 +161,7 @@ export class ParquetSource {
       const end = starts[h];
       this.cached = null;
       let rows: Record<string, unknown>[] = [];
-      await this.hp.parquetRead({
+      await readingGroup(this.o.path, `${first}..${end - 1}`, () => this.hp.parquetRead({
         file: this.file,
         metadata: this.metadata,
         rowStart: first,
@@ -163,7 +173,7 @@ export class ParquetSource {
         onComplete: (r: Record<string, unknown>[]) => {
           rows = r;
         },
-      });
+      }));
       this.cached = { first, end, rows };
     }
     return this.cached.rows.slice(from - this.cached.first, to - this.cached.first);
@@ -173,7 +183,7 @@ export class ParquetSource {
   private async readGroup(firstRow: number, endRow: number): Promise<Cell[]> {
     const path = this.o.field.split('.');
     let rows: Cell[][] = [];
-    await this.hp.parquetRead({
+    await readingGroup(this.o.path, `${firstRow}..${endRow - 1}`, () => this.hp.parquetRead({
       file: this.file,
       metadata: this.metadata,
       columns: [path[0]],
@@ -186,7 +196,7 @@ export class ParquetSource {
       onComplete: (r: Cell[][]) => {
         rows = r;
       },
-    });
+    }));
     return rows.map((r) => {
       let v: Cell = r[0];
       for (const key of path.slice(1)) {
