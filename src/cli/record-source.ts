@@ -168,7 +168,10 @@ function checkFormat(kind: ContainerKind, asked: SourceFormat | undefined, input
   }
   if (asked === 'parquet' || asked === 'arrow') throw new CliError(`${name} is not ${asked === 'parquet' ? 'a Parquet file' : 'Arrow IPC'} (its first bytes say ${KIND_NAME[kind]})`);
   if (asked !== undefined) return asked;
-  return fromName === 'parquet' || fromName === 'arrow' ? 'lines' : fromName;
+  if (fromName === 'parquet' || fromName === 'arrow') {
+    throw new CliError(`${name} is named like ${fromName === 'parquet' ? 'a Parquet file' : 'Arrow IPC'} but its first bytes say ${KIND_NAME[kind]}; give --format to read it as text`);
+  }
+  return fromName;
 }
 
 async function compressedSource(opened: OpenedInput, kind: Compression, format: SourceFormat, o: SourceOptions, keepRaw: boolean): Promise<RecordSource> {
