@@ -151,6 +151,12 @@ describe('--format parquet', () => {
     }
     // the null rows (error records) are in no shard; every other row is in exactly one
     expect(seen).toHaveLength(rows.filter((x) => x.meta.body !== null).length);
+    // a run stopped by a bad record leaves no shard and no output file behind, not even a temporary one
+    const failed = tmp.path('failed-shards');
+    const stop = await runCli(['route', f, '--field', 'meta.body', ...CPU, '--shards', failed, '--output-format', 'parquet', '-o', tmp.path('failed.parquet')]);
+    expect(stop.code).toBe(1);
+    expect(readdirSync(failed)).toEqual([]);
+    expect(readdirSync(tmp.dir).filter((n) => n.startsWith('failed.parquet'))).toEqual([]);
   });
 
   it('a damaged file is a one-line error naming it, exit 2, never a stack trace or garbage routed', async () => {

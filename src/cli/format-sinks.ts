@@ -5,11 +5,13 @@
  * batch to them; the text outputs stay with the route command.
  */
 import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { MoeRouterError } from '../errors.js';
 import { NO_EXPERT } from '../job/events.js';
 import type { BatchRouting } from '../router/switched-moe.js';
 import type { RecordBatch } from '../sources/record-reader.js';
-import { ParquetRecordSink, ParquetShardSink, type RoutedRows } from '../sinks/parquet-sink.js';
+import { ParquetRecordSink, ParquetShardSink, type ByteSink, type RoutedRows } from '../sinks/parquet-sink.js';
+import { AtomicFile } from '../sinks/atomic-file.js';
 import { CliError, ioError } from './cli-errors.js';
 import type { RecordSource } from './record-source.js';
 
@@ -31,25 +33,35 @@ export interface BatchSinkOptions {
 }
 
 export async function openBatchSinks(o: BatchSinkOptions, source: RecordSource, numExperts: number): Promise<BatchSinks> {
+  if (o.outputFormat === 'parquet' && (o.out === undefined || o.out === '-')) throw new CliError('--output-format parquet writes a file: give --out FILE.parquet');
+  if (o.shards !== undefined && source.format === 'arrow') throw new CliError('--shards with Arrow IPC input is not supported: convert it to Parquet, or route it without --shards');
+  const files: AtomicFile[] = [];
+  const open = async (what: string, path: string): Promise<AtomicFile> => {
+    try {
+      const f = await AtomicFile.open(path);
+      files.push(f);
+      return f;
+    } catch (err) {
+      throw ioError(what, path, err);
+    }
+  };
+  const named = (f: AtomicFile, what: string): ByteSink => ({ write: (d) => f.write(d).catch((err: unknown) => Promise.reject(ioError(what, f.path, err))) });
   let output: ParquetRecordSink | null = null;
   let shards: ParquetShardSink | null = null;
-  if (o.outputFormat === 'parquet') {
-    if (o.out === undefined || o.out === '-') throw new CliError('--output-format parquet writes a file: give --out FILE.parquet');
-    output = await ParquetRecordSink.open(o.out, o.includeText ?? false, o.onError === 'skip').catch((err: unknown) => Promise.reject(wrap('write output', o.out ?? '', err)));
-  }
-  if (o.shards !== undefined && source.format === 'arrow') {
-    await output?.abort();
-    throw new CliError('--shards with Arrow IPC input is not supported: convert it to Parquet, or route it without --shards');
-  }
-  if (o.shards !== undefined && source.parquet) {
-    const dir = o.shards;
-    try {
-      await mkdir(dir, { recursive: true });
-      shards = await ParquetShardSink.open(dir, numExperts, source.parquet);
-    } catch (err) {
-      await output?.abort();
-      throw wrap('write shards in', dir, err);
+  try {
+    if (o.outputFormat === 'parquet' && o.out !== undefined) {
+      output = await ParquetRecordSink.create(named(await open('write output', o.out), 'write output'), o.includeText ?? false, o.onError === 'skip');
     }
+    if (o.shards !== undefined && source.parquet) {
+      const dir = o.shards;
+      await mkdir(dir, { recursive: true }).catch((err: unknown) => Promise.reject(ioError('write shards in', dir, err)));
+      const outs: ByteSink[] = [];
+      for (let e = 0; e < numExperts; e++) outs.push(named(await open('write shard', join(dir, `expert-${e}.parquet`)), 'write shard'));
+      shards = await ParquetShardSink.create(outs, source.parquet);
+    }
+  } catch (err) {
+    for (const f of files) await f.abort();
+    throw err instanceof MoeRouterError || err instanceof CliError ? err : ioError('write output', o.out ?? '', err);
   }
   return {
     output,
@@ -63,20 +75,16 @@ export async function openBatchSinks(o: BatchSinkOptions, source: RecordSource, 
       if (shards) await shards.write(rows);
     },
     async commit() {
-      if (output) await output.commit().catch((err: unknown) => Promise.reject(ioError('write output', output?.path ?? '', err)));
-      output = null;
-      if (shards) await shards.commit().catch((err: unknown) => Promise.reject(ioError('write shards in', o.shards ?? '', err)));
-      shards = null;
+      await output?.finish();
+      await shards?.finish();
+      for (const f of files) await f.commit().catch((err: unknown) => Promise.reject(ioError('write', f.path, err)));
+      files.length = 0;
     },
     async abort() {
-      await output?.abort();
-      await shards?.abort();
+      for (const f of files) await f.abort();
+      files.length = 0;
     },
   };
-}
-
-function wrap(what: string, path: string, err: unknown): Error {
-  return err instanceof MoeRouterError || err instanceof CliError ? err : ioError(what, path, err);
 }
 
 /** A record batch and its routing as the sinks' rows (the route job's formatted batch has the same fields). */

@@ -124,7 +124,7 @@ export async function openRecordSource(input: string | undefined, o: SourceOptio
         name,
         format: 'parquet',
         compression: null,
-        size: src.size,
+        size: null, // progress counts text bytes, which a compressed file size does not bound
         batches: src.batches(),
         headerRaw: () => null,
         parquet: src,

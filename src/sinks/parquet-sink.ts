@@ -1,19 +1,17 @@
 /**
  * Parquet outputs, written with hyparquet-writer (an optional dependency,
- * loaded on first use) one row group per routed batch, through an AtomicFile
- * (temporary name, renamed when complete):
+ * loaded on first use) one row group per routed batch, into byte sinks that
+ * their owner commits (atomic files: temporary name, renamed when complete):
  * - `--output-format parquet`: index, expert, complexity, confidence (+ text, + error);
  * - `--shards DIR` with Parquet input: DIR/expert-K.parquet, the input's rows
  *   unchanged (every column, the input's schema), in input order.
  */
-import { join } from 'node:path';
 import type { SchemaElement } from 'hyparquet';
 import type { Writer } from 'hyparquet-writer';
 import { loadOptional } from '../sources/optional-module.js';
 import type { PackedBatch } from '../model/packed-batch.js';
 import { NO_EXPERT } from '../job/events.js';
 import type { ParquetSource } from '../sources/parquet-source.js';
-import { AtomicFile } from './atomic-file.js';
 
 type HyparquetWriter = typeof import('hyparquet-writer');
 type ParquetWriterT = InstanceType<HyparquetWriter['ParquetWriter']>;
@@ -39,28 +37,25 @@ export function loadParquetWriter(purpose: string): Promise<HyparquetWriter> {
   return loadOptional('hyparquet-writer', purpose, () => import('hyparquet-writer'));
 }
 
-/** A Parquet file being written: hyparquet-writer's Writer whose flushes go to an AtomicFile. */
+/** Where a Parquet file's bytes go, in order (an AtomicFile, the route job's ByteWriter). The owner commits or aborts it. */
+export interface ByteSink {
+  write(data: Uint8Array): Promise<void>;
+}
+
+/** A Parquet file being written: hyparquet-writer's Writer whose flushes go to a ByteSink. */
 class ParquetFileOut {
-  readonly writer: ParquetWriterT;
-  private constructor(
-    readonly file: AtomicFile,
-    hw: HyparquetWriter,
-    schema: SchemaElement[],
-  ) {
+  private readonly writer: ParquetWriterT;
+  constructor(out: ByteSink, hw: HyparquetWriter, schema: SchemaElement[]) {
     const w: Writer = new hw.ByteWriter();
     const bw = w as Writer & { index: number };
-    // ParquetWriter awaits flush() after each row group: the bytes go to the file, the buffer is reused
+    // ParquetWriter awaits flush() after each row group: the bytes go out, the buffer is reused
     w.flush = async () => {
       const bytes = new Uint8Array(bw.buffer, 0, bw.index).slice();
       bw.index = 0;
-      await file.write(bytes);
+      await out.write(bytes);
     };
     w.finish = () => w.flush?.();
     this.writer = new hw.ParquetWriter({ writer: w, schema });
-  }
-
-  static async open(path: string, hw: HyparquetWriter, schema: SchemaElement[]): Promise<ParquetFileOut> {
-    return new ParquetFileOut(await AtomicFile.open(path), hw, schema);
   }
 
   async write(columnData: { name: string; data: ColumnValues }[]): Promise<void> {
@@ -68,13 +63,9 @@ class ParquetFileOut {
     await this.writer.write({ columnData, rowGroupSize: columnData[0].data.length });
   }
 
-  async commit(): Promise<void> {
+  /** Writes the footer (the file's metadata): the file is complete once its sink is committed. */
+  async finish(): Promise<void> {
     await this.writer.finish();
-    await this.file.commit();
-  }
-
-  abort(): Promise<void> {
-    return this.file.abort();
   }
 }
 
@@ -88,7 +79,7 @@ export class ParquetRecordSink {
     private readonly errorColumn: boolean,
   ) {}
 
-  static async open(path: string, includeText: boolean, errorColumn: boolean): Promise<ParquetRecordSink> {
+  static async create(out: ByteSink, includeText: boolean, errorColumn: boolean): Promise<ParquetRecordSink> {
     const hw = await loadParquetWriter('--output-format parquet');
     const schema: SchemaElement[] = [
       { name: 'index', type: 'INT64', repetition_type: 'REQUIRED' },
@@ -99,11 +90,7 @@ export class ParquetRecordSink {
     if (includeText) schema.push({ name: 'text', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' });
     if (errorColumn) schema.push({ name: 'error', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' });
     const root: SchemaElement = { name: 'root', num_children: schema.length };
-    return new ParquetRecordSink(await ParquetFileOut.open(path, hw, [root, ...schema]), includeText, errorColumn);
-  }
-
-  get path(): string {
-    return this.out.file.path;
+    return new ParquetRecordSink(new ParquetFileOut(out, hw, [root, ...schema]), includeText, errorColumn);
   }
 
   /** Writes the rows, one per record, error records included. */
@@ -143,12 +130,8 @@ export class ParquetRecordSink {
     await this.out.write(cols);
   }
 
-  commit(): Promise<void> {
-    return this.out.commit();
-  }
-
-  abort(): Promise<void> {
-    return this.out.abort();
+  finish(): Promise<void> {
+    return this.out.finish();
   }
 }
 
@@ -160,17 +143,14 @@ export class ParquetShardSink {
     private readonly columns: string[],
   ) {}
 
-  static async open(dir: string, numExperts: number, source: ParquetSource): Promise<ParquetShardSink> {
+  /** One output per expert (expert-K.parquet), written with the input's schema. */
+  static async create(outs: readonly ByteSink[], source: ParquetSource): Promise<ParquetShardSink> {
     const hw = await loadParquetWriter('--shards with Parquet input');
-    const schema = source.metadata.schema;
-    const outs: ParquetFileOut[] = [];
-    try {
-      for (let e = 0; e < numExperts; e++) outs.push(await ParquetFileOut.open(join(dir, `expert-${e}.parquet`), hw, schema));
-    } catch (err) {
-      for (const o of outs) await o.abort();
-      throw err;
-    }
-    return new ParquetShardSink(source, outs, source.topLevelColumns());
+    return new ParquetShardSink(
+      source,
+      outs.map((o) => new ParquetFileOut(o, hw, source.metadata.schema)),
+      source.topLevelColumns(),
+    );
   }
 
   /** Appends each routed row, unchanged, to its expert's file (error records are not written). */
@@ -186,11 +166,7 @@ export class ParquetShardSink {
     }
   }
 
-  async commit(): Promise<void> {
-    for (const o of this.outs) await o.commit();
-  }
-
-  async abort(): Promise<void> {
-    for (const o of this.outs) await o.abort();
+  async finish(): Promise<void> {
+    for (const o of this.outs) await o.finish();
   }
 }
