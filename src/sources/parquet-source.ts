@@ -182,23 +182,30 @@ export class ParquetSource {
   /** Reads the text column of one row group: its values as bytes (or null). */
   private async readGroup(firstRow: number, endRow: number): Promise<Cell[]> {
     const path = this.o.field.split('.');
-    let rows: Cell[][] = [];
-    await readingGroup(this.o.path, `${firstRow}..${endRow - 1}`, () => this.hp.parquetRead({
-      file: this.file,
-      metadata: this.metadata,
-      columns: [path[0]],
-      rowStart: firstRow,
-      rowEnd: endRow,
-      compressors: this.compressors,
-      // bytes, not JS strings: they go straight into the packed batch
-      parsers: { stringFromBytes: (b: Uint8Array) => b },
-      utf8: false,
-      onComplete: (r: Cell[][]) => {
-        rows = r;
-      },
-    }));
-    return rows.map((r) => {
-      let v: Cell = r[0];
+    const values = new Array<Cell>(endRow - firstRow).fill(null);
+    // column chunks, not rows: no row objects are built (onComplete would assemble them)
+    await readingGroup(this.o.path, `${firstRow}..${endRow - 1}`, () =>
+      this.hp.parquetRead({
+        file: this.file,
+        metadata: this.metadata,
+        columns: [path[0]],
+        rowStart: firstRow,
+        rowEnd: endRow,
+        compressors: this.compressors,
+        // bytes, not JS strings: they go straight into the packed batch
+        parsers: { stringFromBytes: (b: Uint8Array) => b },
+        utf8: false,
+        onChunk: (chunk) => {
+          if (chunk.columnName !== path[0]) return;
+          const data = chunk.columnData as ArrayLike<Cell>;
+          // a chunk may hold rows outside the range asked for
+          for (let r = Math.max(chunk.rowStart, firstRow); r < Math.min(chunk.rowEnd, endRow); r++) values[r - firstRow] = data[r - chunk.rowStart];
+        },
+      }),
+    );
+    if (path.length === 1) return values;
+    return values.map((top) => {
+      let v: Cell = top;
       for (const key of path.slice(1)) {
         if (v === null || v === undefined) return null;
         v = (v as { [key: string]: Cell })[key];
