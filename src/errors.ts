@@ -10,7 +10,8 @@ export type MoeErrorCode =
   | 'DEVICE_LOST'
   | 'INPUT'
   | 'UNSUPPORTED_INPUT'
-  | 'DISPOSED';
+  | 'DISPOSED'
+  | 'MISSING_DEPENDENCY';
 
 export class MoeRouterError extends Error {
   readonly code: MoeErrorCode;
@@ -81,6 +82,15 @@ export class UnsupportedInputError extends MoeRouterError {
 export class DisposedError extends MoeRouterError {
   constructor() {
     super('DISPOSED', 'this SwitchedMoE has been disposed; create a new one');
+  }
+}
+
+/** An optional package (a format library) is needed for what was asked and is not installed. */
+export class MissingDependencyError extends MoeRouterError {
+  readonly packageName: string;
+  constructor(packageName: string, purpose: string) {
+    super('MISSING_DEPENDENCY', `${purpose} needs the optional package ${packageName}, which is not installed: npm install ${packageName}`);
+    this.packageName = packageName;
   }
 }
 

@@ -43,3 +43,4 @@ export { startDashboardServer, type DashboardServer, type DashboardServerOptions
 export { renderReport } from './dashboard/report.js';
 export { SNAPSHOT_FORMAT, SNAPSHOT_VERSION, type DashboardSnapshot, type DashboardState } from './dashboard/snapshot.js';
 export type { SampleRecord, SeriesPoint, LatencySummary } from './dashboard/aggregates.js';
+export { packedFromArrow, type ArrowPackedBatch, type ArrowDataLike, type ArrowVectorLike } from './sources/arrow-packed.js';

@@ -7,13 +7,12 @@
 import { InvalidArgumentError } from 'commander';
 import { ConfigError, InputError } from '../errors.js';
 import { SwitchedMoE } from '../router/switched-moe.js';
-import { formatFromPath } from '../sources/record-reader.js';
 import { AtomicFile } from '../sinks/atomic-file.js';
 import { routePackedBatches } from '../job/batch-pipeline.js';
 import { countChars } from '../model/expert-models.js';
 import { ScoreHistogram, calibrateBudget, checkRisingPrices, type BudgetCalibration } from '../model/budget-calibration.js';
 import { CliError, ioError, warn } from './cli-errors.js';
-import { openInput, readerFor } from './input.js';
+import { openRecordSource } from './record-source.js';
 import { loadConfigFile, type ConfigFile } from './options.js';
 import { loadExpertModels } from './models-config.js';
 import { formatCost } from './cost-summary.js';
@@ -45,8 +44,8 @@ export async function runBudgetCalibrate(input: string | undefined, o: BudgetCal
     if (err instanceof ConfigError) throw new CliError(`config ${o.config}: ${err.message}`);
     throw err;
   }
-  const format = o.format ?? formatFromPath(input);
-  const opened = await openInput(input, undefined, format === 'csv' || format === 'tsv');
+  // formats: text, gzip/zstd text, Parquet or Arrow IPC, by the input's first bytes
+  const opened = await openRecordSource(input, o, undefined, false);
   const { weights, caps } = base;
   const moe = new SwitchedMoE({
     ...(weights ? { weights } : {}),
@@ -58,8 +57,7 @@ export async function runBudgetCalibrate(input: string | undefined, o: BudgetCal
   const hist = new ScoreHistogram();
   let skipped = 0;
   try {
-    const reader = readerFor(opened, format, o, false);
-    for await (const { batch, routing } of routePackedBatches(moe, reader.batches(opened.source), { ...(o.backend ? { backend: o.backend } : {}), onWarning: warn })) {
+    for await (const { batch, routing } of routePackedBatches(moe, opened.batches, { ...(o.backend ? { backend: o.backend } : {}), onWarning: warn })) {
       if (batch.errors.length > 0 && o.onError === 'fail') {
         const e = batch.errors[0];
         throw new InputError(opened.name, e.line, `${e.message} (record ${batch.firstIndex + e.local}; --on-error skip leaves it out)`);

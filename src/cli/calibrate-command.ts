@@ -6,11 +6,10 @@
  */
 import { InputError } from '../errors.js';
 import { SwitchedMoE, type Backend } from '../router/switched-moe.js';
-import { formatFromPath, type InputFormat } from '../sources/record-reader.js';
 import { AtomicFile } from '../sinks/atomic-file.js';
 import { routePackedBatches } from '../job/batch-pipeline.js';
 import { CliError, ioError, warn } from './cli-errors.js';
-import { openInput, readerFor } from './input.js';
+import { openRecordSource, type SourceFormat } from './record-source.js';
 import { loadConfigFile, parseNumberList, type ConfigFile } from './options.js';
 import { InvalidArgumentError } from 'commander';
 import { runBudgetCalibrate } from './calibrate-budget.js';
@@ -21,7 +20,7 @@ const ONE = 65536;
 
 export interface CalibrateOptions {
   target: number[];
-  format?: InputFormat;
+  format?: SourceFormat;
   field?: string;
   backend?: Backend;
   config?: string;
@@ -129,10 +128,10 @@ export function calibrate(sorted: Uint32Array, targets: readonly number[]): Cali
 
 export async function runCalibrate(input: string | undefined, o: CalibrateOptions): Promise<number> {
   if (o.budget !== undefined || (o.target as number[] | undefined) === undefined) return runBudgetCalibrate(input, o);
-  const format = o.format ?? formatFromPath(input);
   const base: ConfigFile = o.config !== undefined ? await loadConfigFile(o.config) : {};
   await loadExpertModels(o.config, o.target.length); // the written config keeps the models: one per share
-  const opened = await openInput(input, undefined, format === 'csv' || format === 'tsv');
+  // formats: text, gzip/zstd text, Parquet or Arrow IPC, by the input's first bytes
+  const opened = await openRecordSource(input, o, undefined, false);
   const { weights, caps } = base;
   const moe = new SwitchedMoE({
     ...(weights ? { weights } : {}),
@@ -145,8 +144,7 @@ export async function runCalibrate(input: string | undefined, o: CalibrateOption
   let n = 0;
   let skipped = 0;
   try {
-    const reader = readerFor(opened, format, o, false);
-    for await (const { batch, routing } of routePackedBatches(moe, reader.batches(opened.source), { ...(o.backend ? { backend: o.backend } : {}), onWarning: warn })) {
+    for await (const { batch, routing } of routePackedBatches(moe, opened.batches, { ...(o.backend ? { backend: o.backend } : {}), onWarning: warn })) {
       if (batch.errors.length > 0 && o.onError === 'fail') {
         const e = batch.errors[0];
         throw new InputError(opened.name, e.line, `${e.message} (record ${batch.firstIndex + e.local}; --on-error skip leaves it out)`);

@@ -9,6 +9,7 @@ import { removeTemporaryFiles } from '../sinks/atomic-file.js';
 import { BrokenPipeError } from '../sinks/stdout-sink.js';
 import { ignoreStderrErrors } from './stdio.js';
 import { DEFAULT_MAX_RECORD_BYTES, INPUT_FORMATS, type InputFormat } from '../sources/record-reader.js';
+import { SOURCE_FORMATS, type SourceFormat } from './record-source.js';
 import { OUTPUT_FORMATS, type OutputFormat } from '../sinks/output-format.js';
 import { EXIT, reportError } from './cli-errors.js';
 import { choiceOption, humanBytes, parsePort, parseBoundaries, parseBytes, parseExperts, parseIntIn, parseThreshold } from './options.js';
@@ -44,9 +45,9 @@ const DEFAULT_BATCH_RECORDS = 65536;
 
 function readerOptions(cmd: Command): Command {
   return cmd
-    .addOption(choiceOption<InputFormat>('--format <format>', 'input format (default: from the extension: .jsonl/.ndjson, .csv, .tsv; else lines; stdin: lines)', INPUT_FORMATS))
-    .option('--field <name>', 'text field: a JSON path like meta.text (jsonl) or a header column (csv/tsv)', 'text')
-    .addOption(choiceOption<Backend>('--backend <backend>', `auto: GPU if an adapter exists, else CPU (default: $${BACKEND_ENV}, else auto)`, BACKENDS))
+    .addOption(choiceOption<SourceFormat>('--format <format>', 'input format (default: Parquet, Arrow IPC, gzip and zstd by their first bytes; then the extension: .jsonl/.ndjson, .csv, .tsv, also under .gz/.zst; else lines; stdin: lines)', SOURCE_FORMATS))
+    .option('--field <name>', 'text field: a JSON path like meta.text (jsonl), a header column (csv/tsv), or a column, nested as a.b (parquet/arrow)', 'text')
+    .addOption(choiceOption<Backend>('--backend <backend>', `auto: a hardware GPU if there is one, else the fast CPU kernel (default: $${BACKEND_ENV}, else auto)`, BACKENDS))
     .addOption(new Option('--batch-bytes <size>', 'bytes of text per routed batch (1K..4G; K/M/G suffixes)').argParser(parseBytes).default(DEFAULT_BATCH_BYTES, humanBytes(DEFAULT_BATCH_BYTES)))
     .option('--batch-records <n>', 'records per routed batch at most', parseIntIn(1, 1 << 24), DEFAULT_BATCH_RECORDS)
     .option('--max-record-bytes <size>', 'longest record (K/M/G suffixes; default 256M): a longer one is a bad record, found while it grows, so an input without line ends cannot fill memory', parseBytes, DEFAULT_MAX_RECORD_BYTES)
@@ -75,10 +76,10 @@ export function buildProgram(): Command {
     .addHelpText('after', ROUTE_HELP_AFTER);
   readerOptions(routerOptions(route))
     .option('-o, --out <file>', 'output file, or - for stdout (written to a temporary name, renamed when complete)', '-')
-    .addOption(choiceOption<OutputFormat>('--output-format <format>', 'output record format', OUTPUT_FORMATS).default('jsonl'))
+    .addOption(choiceOption<OutputFormat | 'parquet'>('--output-format <format>', 'output record format (parquet needs --out FILE)', [...OUTPUT_FORMATS, 'parquet']).default('jsonl'))
     .option('--include-text', 'add the text to each output record')
-    .option('--shards <dir>', 'also write each record, unchanged, to DIR/expert-K.<ext> (one file per expert, input order)')
-    .option('--shard <i/n>', 'route only part I of N of the file (0-based: 0/4 .. 3/4), split on record boundaries; indexes stay global')
+    .option('--shards <dir>', 'also write each record, unchanged, to DIR/expert-K.<ext> (one file per expert, input order; Parquet input gives Parquet shards)')
+    .option('--shard <i/n>', 'route only part I of N of the file (0-based: 0/4 .. 3/4), split on record boundaries (Parquet: on row groups); indexes stay global')
     .option('--stats <file>', 'write the run summary as JSON')
     .option('--explain', 'add each record\'s top contributing feature: "cause" (feature and its contribution to the score)')
     .option('-q, --quiet', 'no progress bar and no summary on stderr')

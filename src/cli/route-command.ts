@@ -11,15 +11,17 @@ import { BrokenPipeError, StreamSink } from '../sinks/stdout-sink.js';
 import type { OutputFormat } from '../sinks/output-format.js';
 import type { OutputSpec } from '../sinks/batch-formatter.js';
 import type { ByteWriter } from '../sinks/byte-writer.js';
-import { DEFAULT_MAX_RECORD_BYTES, formatFromPath, type InputFormat } from '../sources/record-reader.js';
+import { DEFAULT_MAX_RECORD_BYTES } from '../sources/record-reader.js';
 import { parseShard } from '../sources/shard-range.js';
-import { inProcessBatches, runRouteJob, type FallbackState, type JobSinks } from '../job/route-job.js';
+import { inProcessBatches, runRouteJob, type FallbackState, type JobSinks, type RowSink } from '../job/route-job.js';
 import { parallelBatches } from '../job/parallel/worker-pool.js';
 import type { FormattedBatch } from '../job/formatted-batch.js';
 import type { RouteJobListener } from '../job/events.js';
 import type { RunStats } from '../job/run-stats.js';
 import { CliError, ioError, ioMessage, warn } from './cli-errors.js';
-import { firstRecordIndex, openInput, readerFor } from './input.js';
+import { firstRecordIndex } from './input.js';
+import { openRecordSource, type RecordSource, type SourceFormat } from './record-source.js';
+import { parquetOutputSink, parquetShardSink } from './format-sinks.js';
 import { routerOptions, type RouterCliOptions } from './options.js';
 import { Progress } from './progress.js';
 import { stdoutWasClosed } from './stdio.js';
@@ -31,11 +33,11 @@ import { loadExpertModels } from './models-config.js';
 import { CostMeter } from '../job/cost-stats.js';
 
 export interface RouteCommandOptions extends RouterCliOptions, DashboardCliOptions {
-  format?: InputFormat;
+  format?: SourceFormat;
   field?: string;
   backend?: Backend;
   out?: string;
-  outputFormat?: OutputFormat;
+  outputFormat?: OutputFormat | 'parquet';
   includeText?: boolean;
   shards?: string;
   shard?: string;
@@ -54,12 +56,12 @@ export interface RouteCommandOptions extends RouterCliOptions, DashboardCliOptio
 /** Hidden test hook: lose the GPU device after N GPU batches (needs SwitchedMoE.loseDeviceForTesting). */
 export const LOSE_DEVICE_ENV = 'MOE_ROUTER_TEST_LOSE_DEVICE_AFTER_BATCHES';
 
-const SHARD_EXT: Record<InputFormat, string> = { lines: 'txt', jsonl: 'jsonl', csv: 'csv', tsv: 'tsv' };
+const SHARD_EXT: Record<SourceFormat, string> = { lines: 'txt', jsonl: 'jsonl', csv: 'csv', tsv: 'tsv', parquet: 'parquet', arrow: 'arrow' };
 
 const toStdout = (o: RouteCommandOptions): boolean => o.out === undefined || o.out === '-';
 
 /** Every file the run will write, with the label its messages use. */
-function plannedOutputs(o: RouteCommandOptions, numExperts: number, format: InputFormat): { label: string; path: string }[] {
+function plannedOutputs(o: RouteCommandOptions, numExperts: number, format: SourceFormat): { label: string; path: string }[] {
   const outputs: { label: string; path: string }[] = [];
   if (!toStdout(o)) outputs.push({ label: 'output', path: o.out as string });
   if (o.stats !== undefined) outputs.push({ label: 'stats file', path: o.stats });
@@ -76,8 +78,9 @@ function named(writer: ByteWriter, what: string, path: string): ByteWriter {
 }
 
 export async function runRoute(input: string | undefined, o: RouteCommandOptions): Promise<number> {
-  const format = o.format ?? formatFromPath(input);
-  const outputFormat: OutputFormat = o.outputFormat ?? 'jsonl';
+  const parquetOut = o.outputFormat === 'parquet';
+  if (parquetOut && toStdout(o)) throw new CliError('--output-format parquet writes a file: give --out FILE.parquet');
+  const outputFormat: OutputFormat = o.outputFormat === undefined || o.outputFormat === 'parquet' ? 'jsonl' : o.outputFormat;
   const shardSpec = o.shard !== undefined ? parseShard(o.shard) : undefined;
   const routerOpts = await routerOptions(o);
   if (toStdout(o) && stdoutWasClosed()) throw new CliError('stdout is closed (or is /dev/null opened read-write, as a closed descriptor or Python\'s subprocess.DEVNULL gives): every record would be lost; give --out FILE, or --out /dev/null to discard the output on purpose');
@@ -93,6 +96,11 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
     if (o.shards !== undefined) {
       await mkdir(o.shards, { recursive: true }).catch((err: unknown) => Promise.reject(ioError('write shards in', o.shards as string, err)));
     }
+    // A file's format comes from its first bytes (Parquet shards are .parquet); stdin is opened after the
+    // dashboard starts, since a pipe may wait for a viewer, and its format is --format's (or lines).
+    const stdinInput = input === undefined || input === '-';
+    let source: RecordSource | null = stdinInput ? null : await openRecordSource(input, o, shardSpec, o.shards !== undefined);
+    const format: SourceFormat = source?.format ?? o.format ?? 'lines';
     const outputs = plannedOutputs(o, moe.numExperts, format);
     try {
       files = await OutputSet.open(outputs, inputs);
@@ -104,23 +112,28 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
     const monitorFiles = dashboardOutputs(o).map((_, i, all) => files!.get(outputs.length - all.length + i));
     monitor = await RouteMonitor.open(o, monitorFiles);
     const fingerprint = await fingerprintInput(input);
-    const opened = await openInput(input, shardSpec, format === 'csv' || format === 'tsv');
-    const reader = readerFor(opened, format, o, o.shards !== undefined);
+    source ??= await openRecordSource(input, o, shardSpec, o.shards !== undefined);
+    const opened = source;
+    if (o.shards !== undefined && opened.format === 'arrow') throw new CliError('--shards with Arrow IPC input is not supported: convert it to Parquet, or route it without --shards');
 
     let at = 0;
     const stdout = toStdout(o) ? new StreamSink(process.stdout) : null;
     const output: ByteWriter = stdout ? named(stdout, 'write output', 'stdout') : named(files.get(at++), 'write output', o.out as string);
     const statsFile = o.stats !== undefined ? files.get(at++) : null;
-    const sinks: JobSinks = { output };
+    const rows: RowSink[] = [];
+    if (parquetOut) rows.push(await parquetOutputSink(output, o.includeText ?? false, o.onError === 'skip'));
+    const sinks: JobSinks = { output: parquetOut ? null : output, rows };
     if (o.shards !== undefined) {
       const writers = outputs.filter((p) => p.label === 'shard file').map((p) => named(files!.get(at++), 'write shard', p.path));
-      sinks.shards = { writers, header: () => reader.headerRaw };
+      // Parquet input: Parquet shards with the input's rows; text: each record's bytes
+      if (opened.parquet) rows.push(await parquetShardSink(writers, opened));
+      else sinks.shards = { writers, header: () => opened.headerRaw() };
     }
     const spec: OutputSpec = {
       format: outputFormat,
       includeText: o.includeText ?? false,
       errorColumn: o.onError === 'skip',
-      shards: o.shards !== undefined ? moe.numExperts : 0,
+      shards: o.shards !== undefined && !opened.parquet ? moe.numExperts : 0,
       rawShards: format !== 'lines',
       models: await loadExpertModels(o.config, moe.numExperts),
       explain: o.explain ?? false,
@@ -139,10 +152,11 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
     // lines and jsonl on the CPU: workers parse, route and format chunks of whole lines.
     // csv/tsv (a quoted field may hold an LF, so a chunk cannot be cut at any LF) and the GPU: in process.
     const choice = await moe.chooseBackend();
-    const parallel = choice.backend !== 'gpu' && (format === 'lines' || format === 'jsonl');
+    const text = opened.text;
+    const parallel = choice.backend !== 'gpu' && text !== undefined && rows.length === 0 && (format === 'lines' || format === 'jsonl');
     const threads = o.threads ?? availableParallelism();
-    const batches: AsyncIterable<FormattedBatch> = parallel
-      ? parallelBatches(opened.source, {
+    const batches: AsyncIterable<FormattedBatch> = parallel && text
+      ? parallelBatches(text.source, {
           threads,
           config: moe.config,
           format: format as 'lines' | 'jsonl',
@@ -152,19 +166,20 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
           onError: o.onError,
           keepText: listeners.length > 0,
           kernel: choice.backend === 'cpu-reference' ? 'cpu-reference' : 'cpu',
-          firstIndex: firstRecordIndex(opened, format),
-          firstLine: (opened.range?.linesBefore ?? 0) + 1,
+          firstIndex: firstRecordIndex(text, format),
+          firstLine: (text.range?.linesBefore ?? 0) + 1,
           maxRecordBytes: o.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES,
           chunkBytes: o.batchBytes,
-          atFileStart: !opened.range || opened.range.start === 0,
+          atFileStart: !text.range || text.range.start === 0,
         })
-      : inProcessBatches(moe, reader.batches(opened.source), {
+      : inProcessBatches(moe, opened.batches, {
           ...(o.backend ? { backend: o.backend } : {}),
           onWarning: warn,
           ...(loseAfter > 0 ? { afterGpuBatch: async (done: number) => (done === loseAfter ? moe.loseDeviceForTesting() : undefined) } : {}),
           spec,
           onError: o.onError,
           keepText: listeners.length > 0,
+          keepSource: rows.length > 0,
           state,
           ...(spec.explain ? { includeStats: true } : {}),
         });
@@ -177,11 +192,9 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
         fingerprint,
         statsExtra: (): Partial<RunStats> => ({
           ...(costMeter ? { cost: costMeter.stats() } : {}),
-          ...(opened.changed ? { inputChanged: opened.changed } : {}),
+          ...(text?.changed ? { inputChanged: text.changed } : {}),
           backendChoice: `${choice.reason}${parallel ? `; ${threads} worker thread${threads === 1 ? '' : 's'}` : ''}`,
-          ...(opened.range && shardSpec
-            ? { shard: { index: shardSpec.index, count: shardSpec.count, startByte: opened.range.start, endByte: opened.range.end, firstIndex: firstRecordIndex(opened, format) } }
-            : {}),
+          ...(opened.shard && shardSpec ? { shard: { index: shardSpec.index, count: shardSpec.count, ...opened.shard } } : {}),
         }),
       },
       batches,

@@ -32,6 +32,8 @@ export interface FormattedBatch {
   /** With onError 'fail': the bad record that stops the run (read, not written). */
   failure: { index: number; line: number; message: string } | null;
   timings: { routeMs: number; formatMs: number };
+  /** The record batch itself, kept (in process only) for sinks that write whole rows (Parquet). */
+  source?: RecordBatch;
 }
 
 export interface BatchRoutingInfo extends Routed {

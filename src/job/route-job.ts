@@ -84,9 +84,18 @@ export interface JobInput {
   statsExtra?: () => Partial<RunStats>;
 }
 
+/** A sink that writes whole rows (Parquet output or shards): it gets each batch with its record batch. */
+export interface RowSink {
+  write(formatted: FormattedBatch, batch: RecordBatch): Promise<void>;
+  /** Everything written: the file's footer. */
+  finish(): Promise<void>;
+}
+
 export interface JobSinks {
-  /** The output records (after a header for csv/tsv). */
-  output: ByteWriter;
+  /** The output records (after a header for csv/tsv); null when the output is written by a row sink. */
+  output: ByteWriter | null;
+  /** Row sinks (they need the in-process path, which keeps each record batch). */
+  rows?: readonly RowSink[];
   /** With --shards: one writer per expert, and the input's header line (csv/tsv) once known. */
   shards?: { writers: readonly ByteWriter[]; header: () => Uint8Array | null };
 }
@@ -118,7 +127,7 @@ export interface RouteJobResult {
 export async function* inProcessBatches(
   moe: SwitchedMoE,
   batches: AsyncIterable<RecordBatch>,
-  o: RoutingPolicy & { spec: OutputSpec; onError: 'fail' | 'skip'; keepText: boolean; inFlight?: number; state: FallbackState },
+  o: RoutingPolicy & { spec: OutputSpec; onError: 'fail' | 'skip'; keepText: boolean; keepSource?: boolean; inFlight?: number; state: FallbackState },
 ): AsyncGenerator<FormattedBatch> {
   const route = routeWithFallback(moe, o, o.state);
   interface InFlight {
@@ -141,7 +150,7 @@ export async function* inProcessBatches(
   };
   const finish = async (job: InFlight): Promise<FormattedBatch> => {
     const routed = await job.routing;
-    return toFormattedBatch(
+    const formatted = toFormattedBatch(
       job.batch,
       routed ? { ...routed.r, backend: routed.r.backend, adapter: routed.r.adapter, fallback: routed.fallback, routeMs: routed.ms } : null,
       o.spec,
@@ -149,6 +158,8 @@ export async function* inProcessBatches(
       o.keepText,
       moe.config,
     );
+    if (o.keepSource) formatted.source = job.batch;
+    return formatted;
   };
   const inFlight = Math.max(1, o.inFlight ?? 2);
   try {
@@ -220,7 +231,7 @@ export async function runRouteJob(o: RouteJobOptions): Promise<RouteJobResult> {
   };
 
   const header = outputHeader(o.spec, moe.config);
-  if (header) await o.sinks.output.write(header);
+  if (header && o.sinks.output) await o.sinks.output.write(header);
   let shardHeaders = false;
   const writeShardHeaders = async (): Promise<void> => {
     const sh = o.sinks.shards;
@@ -236,7 +247,11 @@ export async function runRouteJob(o: RouteJobOptions): Promise<RouteJobResult> {
   let failure: InputError | null = null;
   for await (const b of o.batches) {
     const w0 = performance.now();
-    for (const part of b.output) await o.sinks.output.write(part);
+    if (o.sinks.output) for (const part of b.output) await o.sinks.output.write(part);
+    for (const r of o.sinks.rows ?? []) {
+      if (!b.source) throw new Error('a row sink needs the in-process path (record batches kept)');
+      await r.write(b, b.source);
+    }
     if (o.sinks.shards) {
       await writeShardHeaders();
       if (b.shards) for (let e = 0; e < b.shards.length; e++) if (b.shards[e].length > 0) await o.sinks.shards.writers[e].write(b.shards[e]);
@@ -283,7 +298,10 @@ export async function runRouteJob(o: RouteJobOptions): Promise<RouteJobResult> {
     }
     if (failure) break;
   }
-  if (!failure) await writeShardHeaders();
+  if (!failure) {
+    await writeShardHeaders();
+    for (const r of o.sinks.rows ?? []) await r.finish();
+  }
   const final = stats(failure === null);
   for (const l of listeners) l.onEnd?.(final);
   return { stats: final, failure };
