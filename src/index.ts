@@ -30,7 +30,7 @@ export { computeStatistics } from './backends/cpu-reference/statistics.js';
 export { GPU_BACKENDS, GPU_BACKEND_ENV, GPU_ADAPTER_ENV, type GpuOptions, type GpuBackendName, type GpuPowerPreference } from './backends/gpu/gpu-options.js';
 export type { PlanLimits } from './backends/gpu/batch-plan.js';
 export * from './errors.js';
-export { createRouteStream, routeRecords, type RoutedRecord, type RouteStreamOptions, type RecordInput } from './job/route-stream.js';
+export { createRouteStream, routeRecords, RouteStream, type RoutedRecord, type RouteStreamOptions, type RecordInput } from './job/route-stream.js';
 export { routePackedBatches, type PipelineOptions, type PipelineState } from './job/batch-pipeline.js';
 export { RecordReader, formatFromPath, INPUT_FORMATS, type InputFormat, type RecordBatch, type RecordError, type ReaderOptions } from './sources/record-reader.js';
 export { LineSplitter, type LineSink } from './sources/line-splitter.js';

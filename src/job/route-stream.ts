@@ -10,6 +10,10 @@
  *
  * routeRecords(moe, source): the same as an async generator over any
  * (async) iterable of records.
+ *
+ * Records with ids: give `text: (record) => string | Uint8Array` and write
+ * any objects ({ id, text }, a row...); each routed record then carries the
+ * original as `record`, so nothing has to be zipped back by index.
  */
 import { Transform, type TransformCallback } from 'node:stream';
 import type { Backend, BatchRouting, SwitchedMoE } from '../router/switched-moe.js';
@@ -18,19 +22,24 @@ import type { PackedBatch } from '../model/packed-batch.js';
 import { routePackedBatches } from './batch-pipeline.js';
 import { routeWithFallback } from './route-job.js';
 import { ConfigError, checkOptionsObject, describeValue } from '../errors.js';
+import { recordText } from '../sinks/output-format.js';
 
-export interface RoutedRecord {
+export interface RoutedRecord<T = RecordInput> {
   /** 0-based position of the record in the stream. */
   index: number;
   expert: number;
   /** Exactly scoreQ16 / 65536. */
   complexity: number;
   confidence: number;
-  /** With includeText: the record as a string (UTF-8 decoded). */
+  /** With includeText: the record as a string (UTF-8 decoded; a leading U+FEFF is kept). */
   text?: string;
+  /** With the `text` accessor: the record as it was written (its id and everything else). */
+  record?: T;
 }
 
-export interface RouteStreamOptions {
+export interface RouteStreamOptions<T = RecordInput> {
+  /** The text of a record that is not itself a string or bytes: `(r) => r.text`. Routed records then carry `record`. */
+  text?: (record: T) => RecordInput;
   backend?: Backend;
   /** Records per routed batch (default 4096). */
   batchRecords?: number;
@@ -43,21 +52,31 @@ export interface RouteStreamOptions {
 
 export type RecordInput = string | Uint8Array;
 
-const decoder = new TextDecoder();
-
-class Batcher {
+class Batcher<T> {
   private builder: PackedBuilder;
+  /** The records as written, when a `text` accessor is given (they go back out with their results). */
+  originals: T[] = [];
   constructor(
     private readonly records: number,
     private readonly bytes: number,
+    private readonly accessor: ((record: T) => RecordInput) | undefined,
   ) {
     this.builder = new PackedBuilder(Math.min(bytes, 1 << 20), Math.min(records, 65536));
   }
   /** Adds record `index` (its position in the stream, for the message if it is not a record). */
-  add(r: RecordInput, index: number): void {
+  add(value: T, index: number): void {
+    let r: unknown = value;
+    if (this.accessor) {
+      try {
+        r = this.accessor(value);
+      } catch (err) {
+        throw new ConfigError(`the text accessor failed on record ${index}: ${(err as Error).message}`);
+      }
+    }
     if (typeof r === 'string') this.builder.pushString(r);
     else if (r instanceof Uint8Array) this.builder.push(r, 0, r.length);
-    else throw notARecord(r, index);
+    else throw notARecord(r, index, this.accessor !== undefined);
+    if (this.accessor) this.originals.push(value);
   }
   get full(): boolean {
     return this.builder.count >= this.records || this.builder.byteLength >= this.bytes;
@@ -65,56 +84,64 @@ class Batcher {
   get count(): number {
     return this.builder.count;
   }
-  take(): PackedBatch {
-    return this.builder.take(Math.min(this.bytes, 1 << 20), Math.min(this.records, 65536));
+  take(): { packed: PackedBatch; originals: T[] } {
+    const originals = this.originals;
+    this.originals = [];
+    return { packed: this.builder.take(Math.min(this.bytes, 1 << 20), Math.min(this.records, 65536)), originals };
   }
 }
 
-/** The same ConfigError from routeRecords and createRouteStream, whatever the backend. */
-function notARecord(value: unknown, index: number): ConfigError {
+/** The same ConfigError (code CONFIG) from routeRecords and createRouteStream, whatever the backend. */
+function notARecord(value: unknown, index: number, viaAccessor: boolean): ConfigError {
   return new ConfigError(
-    `record ${index} is ${describeValue(value)}, not a string, Buffer or Uint8Array (routeRecords and createRouteStream take strings, Buffers or Uint8Arrays, one record each)`,
+    viaAccessor
+      ? `the text accessor gave ${describeValue(value)} for record ${index}, not a string, Buffer or Uint8Array`
+      : `record ${index} is ${describeValue(value)}, not a string, Buffer or Uint8Array (routeRecords and createRouteStream take strings, Buffers or Uint8Arrays, one record each; for objects give a text accessor: { text: (r) => r.text })`,
   );
 }
 
-function* results(batch: PackedBatch, r: BatchRouting, first: number, includeText: boolean): Generator<RoutedRecord> {
+function* results<T>(batch: PackedBatch, originals: readonly T[], r: BatchRouting, first: number, includeText: boolean): Generator<RoutedRecord<T>> {
   for (let i = 0; i < r.count; i++) {
-    const rec: RoutedRecord = { index: first + i, expert: r.experts[i], complexity: r.scoresQ16[i] / 65536, confidence: r.confidenceQ16[i] / 65536 };
-    if (includeText) rec.text = decoder.decode(batch.bytes.subarray(batch.offsets[i], batch.offsets[i + 1]));
+    const rec: RoutedRecord<T> = { index: first + i, expert: r.experts[i], complexity: r.scoresQ16[i] / 65536, confidence: r.confidenceQ16[i] / 65536 };
+    if (includeText) rec.text = recordText(batch.bytes.subarray(batch.offsets[i], batch.offsets[i + 1]));
+    if (originals.length > 0) rec.record = originals[i];
     yield rec;
   }
 }
 
 /** Routes an (async) iterable of records, yielding routed records in order; one batch is routed while the next is read. */
-export async function* routeRecords(
+export async function* routeRecords<T = RecordInput>(
   moe: SwitchedMoE,
-  source: AsyncIterable<RecordInput> | Iterable<RecordInput>,
-  options: RouteStreamOptions = {},
-): AsyncGenerator<RoutedRecord> {
+  source: AsyncIterable<T> | Iterable<T>,
+  options: RouteStreamOptions<T> = {},
+): AsyncGenerator<RoutedRecord<T>> {
   checkOptionsObject(options, 'routeRecords');
   const iterable =
     source !== null && typeof source === 'object' && (Symbol.asyncIterator in source || Symbol.iterator in source);
   // a string is iterable too, by characters: routing those as records would be silently wrong
   if (!iterable) throw new ConfigError(`routeRecords takes an iterable or async iterable of records, got ${describeValue(source)}`);
-  const batcher = new Batcher(options.batchRecords ?? 4096, options.batchBytes ?? 4 << 20);
+  if (options.text !== undefined && typeof options.text !== 'function') throw new ConfigError(`routeRecords option text must be a function (record) => string | Uint8Array, got ${describeValue(options.text)}`);
+  const batcher = new Batcher<T>(options.batchRecords ?? 4096, options.batchBytes ?? 4 << 20, options.text);
   let first = 0;
-  async function* packed(): AsyncGenerator<{ text: PackedBatch; count: number; first: number }> {
-    for await (const r of source as AsyncIterable<RecordInput>) {
+  async function* packed(): AsyncGenerator<{ text: PackedBatch; originals: T[]; count: number; first: number }> {
+    for await (const r of source as AsyncIterable<T>) {
       batcher.add(r, first + batcher.count);
       if (batcher.full) {
         const count = batcher.count;
-        yield { text: batcher.take(), count, first };
+        const { packed, originals } = batcher.take();
+        yield { text: packed, originals, count, first };
         first += count;
       }
     }
     if (batcher.count > 0) {
       const count = batcher.count;
-      yield { text: batcher.take(), count, first };
+      const { packed, originals } = batcher.take();
+      yield { text: packed, originals, count, first };
       first += count;
     }
   }
   for await (const { batch, routing } of routePackedBatches(moe, packed(), options.backend ? { backend: options.backend } : {})) {
-    if (routing) yield* results(batch.text, routing, batch.first, options.includeText ?? false);
+    if (routing) yield* results(batch.text, batch.originals, routing, batch.first, options.includeText ?? false);
   }
 }
 
@@ -126,8 +153,8 @@ export async function* routeRecords(
  * readable side holds highWaterMark records or more, until the reader asks
  * for more (_read).
  */
-class RouteStream extends Transform {
-  private readonly batcher: Batcher;
+export class RouteStream<T = RecordInput> extends Transform {
+  private readonly batcher: Batcher<T>;
   private readonly includeText: boolean;
   private next = 0;
   /** The last dispatched batch (at most one is routed while the next one fills). */
@@ -137,11 +164,11 @@ class RouteStream extends Transform {
   private readonly route: (batch: PackedBatch) => Promise<BatchRouting>;
 
   constructor(
-    private readonly moe: SwitchedMoE,
-    private readonly options: RouteStreamOptions,
+    moe: SwitchedMoE,
+    options: RouteStreamOptions<T>,
   ) {
     super({ objectMode: true, highWaterMark: options.highWaterMark ?? 1024 });
-    this.batcher = new Batcher(options.batchRecords ?? 4096, options.batchBytes ?? 4 << 20);
+    this.batcher = new Batcher<T>(options.batchRecords ?? 4096, options.batchBytes ?? 4 << 20, options.text);
     this.includeText = options.includeText ?? false;
     this.route = routeWithFallback(moe, options.backend ? { backend: options.backend } : {}, { cpuFallbackBatches: 0, deviceLost: false });
   }
@@ -161,13 +188,13 @@ class RouteStream extends Transform {
   /** Starts routing the filled batch after the previous one; resolves when the previous one is pushed. */
   private dispatch(): Promise<void> {
     const count = this.batcher.count;
-    const batch = this.batcher.take();
+    const { packed: batch, originals } = this.batcher.take();
     const first = this.next;
     this.next += count;
     const previous = this.inflight;
     const p = previous.then(async () => {
       const r = await this.route(batch);
-      for (const rec of results(batch, r, first, this.includeText)) this.push(rec);
+      for (const rec of results(batch, originals, r, first, this.includeText)) this.push(rec);
     });
     p.catch((err: unknown) => {
       this.failure ??= err as Error;
@@ -176,7 +203,12 @@ class RouteStream extends Transform {
     return previous;
   }
 
-  override _transform(chunk: RecordInput, _enc: BufferEncoding, callback: TransformCallback): void {
+  /** Routed records, typed: `for await (const r of stream)`. */
+  override [Symbol.asyncIterator](): AsyncIterableIterator<RoutedRecord<T>> {
+    return super[Symbol.asyncIterator]() as AsyncIterableIterator<RoutedRecord<T>>;
+  }
+
+  override _transform(chunk: T, _enc: BufferEncoding, callback: TransformCallback): void {
     if (this.failure) return callback(this.failure);
     try {
       this.batcher.add(chunk, this.next + this.batcher.count);
@@ -203,7 +235,8 @@ class RouteStream extends Transform {
 }
 
 /** A Transform (object mode): records in, routed records out, in order, with backpressure. */
-export function createRouteStream(moe: SwitchedMoE, options: RouteStreamOptions = {}): Transform {
+export function createRouteStream<T = RecordInput>(moe: SwitchedMoE, options: RouteStreamOptions<T> = {}): RouteStream<T> {
   checkOptionsObject(options, 'createRouteStream');
-  return new RouteStream(moe, options);
+  if (options.text !== undefined && typeof options.text !== 'function') throw new ConfigError(`createRouteStream option text must be a function (record) => string | Uint8Array, got ${describeValue(options.text)}`);
+  return new RouteStream<T>(moe, options);
 }

@@ -104,6 +104,19 @@ export function extractField(value: Json, path: readonly string[], pathText: str
   return cur;
 }
 
+/**
+ * Bytes a record costs on top of its text while its batch is in flight: offsets (4, and 4 more for
+ * raw records), results (12), the router's float copies (8), the formatted batch's copies (12) and
+ * its output record without text (about 90 in JSONL). Counted in --batch-bytes so that the memory
+ * bound holds for batches of many short records too.
+ */
+export const RECORD_OVERHEAD_BYTES = 128;
+
+/** A batch's first offsets array: enough for a batch of short records, grown on demand (never 65,537 for a 1 KiB batch). */
+function initialRecords(o: { batchBytes: number; batchRecords: number }): number {
+  return Math.max(16, Math.min(o.batchRecords, 65536, Math.ceil(o.batchBytes / RECORD_OVERHEAD_BYTES)));
+}
+
 export class RecordReader {
   private readonly text: PackedBuilder;
   private readonly raw: PackedBuilder | null;
@@ -126,8 +139,8 @@ export class RecordReader {
 
   constructor(private readonly opts: ReaderOptions) {
     const initialBytes = Math.min(opts.batchBytes, 1 << 20);
-    this.text = new PackedBuilder(initialBytes, Math.min(opts.batchRecords, 65536));
-    this.raw = opts.keepRaw && opts.format !== 'lines' ? new PackedBuilder(initialBytes, Math.min(opts.batchRecords, 65536)) : null;
+    this.text = new PackedBuilder(initialBytes, initialRecords(opts));
+    this.raw = opts.keepRaw && opts.format !== 'lines' ? new PackedBuilder(initialBytes, initialRecords(opts)) : null;
     this.nextIndex = opts.firstIndex ?? 0;
     this.batchStart = this.nextIndex;
     this.line = opts.firstLine ?? 1;
@@ -307,11 +320,16 @@ export class RecordReader {
     if (this.opts.stopAtError) this.stopped = true;
   }
 
-  /** Makes room for a record of `size` bytes: flushes the batch if it would overflow. */
+  /**
+   * Makes room for a record of `size` bytes: flushes the batch if it would overflow. A batch is
+   * weighed by everything it will hold per record, not only its text: the raw bytes kept for
+   * --shards, and RECORD_OVERHEAD_BYTES for offsets, results and formatted output.
+   */
   private room(size: number): void {
-    if (this.text.count > 0 && (this.text.byteLength + size > this.opts.batchBytes || this.text.count >= this.opts.batchRecords)) {
-      this.flush();
-    }
+    if (this.text.count === 0) return;
+    const weight = this.text.byteLength + (this.raw?.byteLength ?? 0) + RECORD_OVERHEAD_BYTES * this.text.count;
+    const adds = size * (this.raw ? 2 : 1) + RECORD_OVERHEAD_BYTES;
+    if (weight + adds > this.opts.batchBytes || this.text.count >= this.opts.batchRecords) this.flush();
   }
 
   private added(): void {
@@ -321,7 +339,7 @@ export class RecordReader {
 
   private flush(): void {
     const cap = Math.min(this.opts.batchBytes, 1 << 20);
-    const recCap = Math.min(this.opts.batchRecords, 65536);
+    const recCap = initialRecords(this.opts);
     const count = this.text.count;
     const batch: RecordBatch = {
       firstIndex: this.batchStart,
