@@ -1,20 +1,21 @@
 /**
  * Splits a packed batch into pieces that fit the device: groups of strings
  * (whose statistics records fit one binding), byte windows within a group
- * (each uploaded and counted by one statistics dispatch) and work items
- * within a window (at most `chunkBytes` bytes each, so a 50 MB string is
- * counted by thousands of invocations instead of one).
+ * (each uploaded and counted by one statistics dispatch) and blocks within a
+ * window (chunkBytes each, one invocation per block, so a 50 MB string is
+ * counted by thousands of invocations and a block of short lines counts tens
+ * of strings). Nothing here is per string: the host uploads the bytes and
+ * the offsets it was given, and the shader derives the split.
  */
 import { ConfigError } from '../../errors.js';
 import { STATS_STRIDE } from '../../model/complexity-model.js';
-import { NO_PREVIOUS_BYTE } from '../cpu-reference/statistics.js';
 
 export interface PlanLimits {
-  /** Most bytes one work item (one invocation) counts. */
+  /** Bytes one invocation (one block) counts; the last block of a window may be shorter. */
   chunkBytes: number;
   /** Most bytes uploaded for one statistics dispatch; a multiple of 4. */
   windowBytes: number;
-  /** Most work items in one statistics dispatch. */
+  /** Most invocations (blocks) in one statistics dispatch. */
   itemsPerWindow: number;
   /** Most strings whose statistics live on the GPU at once. */
   stringsPerGroup: number;
@@ -22,7 +23,6 @@ export interface PlanLimits {
   workgroupsPerDimension: number;
 }
 
-export const ITEM_WORDS = 4;
 const MiB = 1024 * 1024;
 
 /**
@@ -41,7 +41,7 @@ export function defaultPlanLimits(limits: DeviceLimits): PlanLimits {
   return {
     chunkBytes: 1024,
     windowBytes: Math.min(64 * MiB, binding) & ~3,
-    itemsPerWindow: Math.min(1 << 20, Math.floor(binding / (ITEM_WORDS * 4))),
+    itemsPerWindow: 1 << 20,
     stringsPerGroup: Math.min(1 << 19, Math.floor(binding / (STATS_STRIDE * 4))),
     workgroupsPerDimension: limits.maxComputeWorkgroupsPerDimension,
   };
@@ -73,63 +73,47 @@ export function validatePlanLimits(l: Partial<PlanLimits>): void {
   }
 }
 
-/** One statistics dispatch: bytes[byteStart, byteStart + byteLength) and its work items. */
+/**
+ * One statistics dispatch. The upload is bytes[byteStart, byteStart +
+ * byteLength) (4-aligned, a multiple of 4, at most windowBytes); the
+ * dispatch counts [activeStart, activeEnd) in `blocks` blocks of chunkBytes.
+ * byteStart is below activeStart whenever a string goes on across
+ * activeStart, so the byte before it (which sets the first class transition)
+ * is uploaded too. All positions are absolute in the batch's bytes.
+ */
 export interface Window {
   byteStart: number;
   byteLength: number;
-  /** ITEM_WORDS u32 per item; only the first itemCount items are valid. Reused between windows. */
-  items: Uint32Array;
-  itemCount: number;
+  activeStart: number;
+  activeEnd: number;
+  blocks: number;
 }
 
 const alignDown4 = (x: number): number => x - (x % 4);
 const alignUp4 = (x: number): number => x + ((4 - (x % 4)) % 4);
 
 /**
- * Yields the windows of strings [first, end). The items array is reused:
- * consume (upload) each window before asking for the next.
+ * The windows of strings [first, end): byte ranges only, so planning costs
+ * nothing per string. The shader finds each block's strings in the offsets.
  */
-export function* planWindows(
-  bytes: Uint8Array,
-  offsets: Uint32Array,
-  first: number,
-  end: number,
-  limits: PlanLimits,
-  items: Uint32Array,
-): Generator<Window> {
-  let wStart = alignDown4(offsets[first]);
-  let wEnd = wStart;
-  let count = 0;
-  const flush = (): Window => {
-    const w = { byteStart: wStart, byteLength: alignUp4(wEnd) - wStart, items, itemCount: count };
-    count = 0;
-    return w;
-  };
-  for (let s = first; s < end; s++) {
-    const stringStart = offsets[s];
-    const stringEnd = offsets[s + 1];
-    let pos = stringStart;
-    while (pos < stringEnd) {
-      if (pos >= wStart + limits.windowBytes) {
-        if (count > 0) yield flush();
-        wStart = alignDown4(pos);
-      }
-      const chunkEnd = Math.min(stringEnd, pos + limits.chunkBytes, wStart + limits.windowBytes);
-      const k = count * ITEM_WORDS;
-      items[k] = s - first;
-      items[k + 1] = pos - wStart;
-      items[k + 2] = chunkEnd - wStart;
-      items[k + 3] = pos === stringStart ? NO_PREVIOUS_BYTE : bytes[pos - 1];
-      count++;
-      wEnd = chunkEnd;
-      pos = chunkEnd;
-      if (count === limits.itemsPerWindow) {
-        yield flush();
-        wStart = alignDown4(pos);
-      }
-    }
+export function planWindows(offsets: Uint32Array, first: number, end: number, limits: PlanLimits): Window[] {
+  const out: Window[] = [];
+  const groupEnd = offsets[end];
+  const blockBytes = limits.chunkBytes * limits.itemsPerWindow;
+  for (let pos = offsets[first]; pos < groupEnd; ) {
+    // Only pos > offsets[first] can be inside a string; one byte more then.
+    const byteStart = alignDown4(pos > offsets[first] ? pos - 1 : pos);
+    const activeEnd = Math.min(groupEnd, byteStart + limits.windowBytes, pos + blockBytes);
+    out.push({
+      byteStart,
+      byteLength: alignUp4(activeEnd) - byteStart,
+      activeStart: pos,
+      activeEnd,
+      blocks: Math.ceil((activeEnd - pos) / limits.chunkBytes),
+    });
+    pos = activeEnd;
   }
-  if (count > 0) yield flush();
+  return out;
 }
 
 /** Workgroup grid for `workgroups` groups: 1D while it fits, else folded into 2D. */

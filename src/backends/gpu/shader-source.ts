@@ -21,6 +21,7 @@ import {
 import { FRACTION_BITS, ONE } from '../../model/fixed-point.js';
 import type { RouterConfig } from '../../model/router-config.js';
 import { NO_PREVIOUS_BYTE } from '../cpu-reference/statistics.js';
+import { RESULT_WORDS, SCORE_BITS } from './result-layout.js';
 
 /** Invocations per workgroup; within the compatibility-mode default limit (128). */
 export const WORKGROUP_SIZE = 64;
@@ -78,6 +79,8 @@ function configPrelude(config: RouterConfig): string[] {
     `const FEATURE_CAP = ${u32Array(f.map((x) => x.cap))};`,
     `const FEATURE_WEIGHT = ${u32Array(config.model.weightsInt)};`,
     `const WEIGHT_SUM: u32 = ${u32(config.model.weightSum)};`,
+    `const RESULT_WORDS: u32 = ${u32(RESULT_WORDS)};`,
+    `const SCORE_BITS: u32 = ${u32(SCORE_BITS)};`,
     `const BOUNDARY_COUNT: u32 = ${u32(b.length)};`,
     // WGSL has no zero-length arrays: pad with one entry that BOUNDARY_COUNT hides.
     `const BOUNDARIES = ${u32Array(b.length > 0 ? b : [ONE])};`,

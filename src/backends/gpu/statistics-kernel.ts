@@ -5,18 +5,27 @@ import { statisticsShaderSource } from './shader-source.js';
 
 export interface StatisticsBindings {
   bytes: GPUBuffer;
-  items: GPUBuffer;
+  offsets: GPUBuffer;
   stats: GPUBuffer;
   params: GPUBuffer;
 }
+
+/** u32 in the statistics params uniform (struct Params in statistics.wgsl). */
+export const STATISTICS_PARAM_WORDS = 8;
 
 export class StatisticsKernel extends ComputeKernel {
   constructor(ctx: GpuContext) {
     super(ctx, 'statistics', statisticsShaderSource());
   }
 
-  /** Records one dispatch over `itemCount` work items; params must already hold itemCount. */
-  encode(encoder: GPUCommandEncoder, b: StatisticsBindings, itemCount: number, perDimension: number): void {
-    this.encodeDispatch(encoder, [b.bytes, b.items, b.stats, b.params], itemCount, perDimension);
+  /** Records one dispatch over `blocks` blocks; params must already describe the window. */
+  encode(
+    encoder: GPUCommandEncoder,
+    b: StatisticsBindings,
+    blocks: number,
+    perDimension: number,
+    timestampWrites?: GPUComputePassTimestampWrites,
+  ): void {
+    this.encodeDispatch(encoder, [b.bytes, b.offsets, b.stats, b.params], blocks, perDimension, timestampWrites);
   }
 }
