@@ -41,7 +41,9 @@ function slices(b: PackedBatch): PackedBatch[] {
   return out;
 }
 
-const moe = new SwitchedMoE({ backend: 'gpu' });
+/** GPU_STAGES_CHUNK=N: the plan's chunkBytes (bytes per invocation), to tune it. */
+const chunk = process.env.GPU_STAGES_CHUNK ? Number(process.env.GPU_STAGES_CHUNK) : undefined;
+const moe = new SwitchedMoE({ backend: 'gpu', ...(chunk ? { gpu: { planLimits: { chunkBytes: chunk } } } : {}) });
 const warm = await moe.routeBatch(['warm up']);
 console.log(`adapter: ${warm.adapter}`);
 
@@ -76,6 +78,7 @@ console.log(`corpus: ${(all.bytes.length / 1e6).toFixed(1)} MB, ${records} lines
 
 const sums = new Map<string, number>();
 const results: BatchRouting[] = new Array<BatchRouting>(batches.length);
+const cpu0 = process.cpuUsage();
 const t0 = performance.now();
 const pending: Promise<void>[] = [];
 for (let k = 0; k < batches.length; k++) {
@@ -89,6 +92,7 @@ for (let k = 0; k < batches.length; k++) {
 }
 await Promise.all(pending);
 const wallMs = performance.now() - t0;
+const cpu1 = process.cpuUsage(cpu0);
 
 for (let k = 0; k < batches.length; k++) {
   const cpu = await moe.routeBatch(batches[k], { backend: 'cpu' });
@@ -101,6 +105,8 @@ for (let k = 0; k < batches.length; k++) {
 }
 console.log('exact: every record matches the CPU reference');
 console.log(`wall: ${wallMs.toFixed(0)} ms, ${(all.bytes.length / 1e6 / (wallMs / 1000)).toFixed(1)} MB/s`);
+// CPU time of the whole process (llvmpipe's threads included): steadier than wall time on a shared machine.
+console.log(`process CPU: ${((cpu1.user + cpu1.system) / 1000).toFixed(0)} ms`);
 console.log(`uploaded: ${uploaded} B (${(uploaded / records).toFixed(2)} B/record, ${((uploaded - all.bytes.length) / records).toFixed(2)} B/record beyond the text)`);
 console.log(`read back: ${readBack} B (${(readBack / records).toFixed(2)} B/record)`);
 for (const [name, v] of sums) console.log(`timings.${name}: ${v.toFixed(0)}`);

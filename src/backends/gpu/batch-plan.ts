@@ -1,21 +1,22 @@
 /**
  * Splits a packed batch into pieces that fit the device: groups of strings
  * (whose statistics records fit one binding), byte windows within a group
- * (each uploaded and counted by one statistics dispatch) and blocks within a
- * window (chunkBytes each, one invocation per block, so a 50 MB string is
- * counted by thousands of invocations and a block of short lines counts tens
- * of strings). Nothing here is per string: the host uploads the bytes and
- * the offsets it was given, and the shader derives the split.
+ * (each uploaded and counted by one statistics dispatch) and invocations within a
+ * window: one invocation per short string, found by the shader from the
+ * offsets the host was given, and one per chunkBytes of a long string, from
+ * a small table (so a 50 MB string is counted by thousands of invocations).
+ * The upload is the raw bytes, the offsets (4 bytes per string) and that
+ * table (16 bytes per chunk of long strings only).
  */
 import { ConfigError } from '../../errors.js';
 import { STATS_STRIDE } from '../../model/complexity-model.js';
 
 export interface PlanLimits {
-  /** Bytes one invocation (one block) counts; the last block of a window may be shorter. */
+  /** Most bytes one invocation counts: longer strings are split into pieces of this size. */
   chunkBytes: number;
   /** Most bytes uploaded for one statistics dispatch; a multiple of 4. */
   windowBytes: number;
-  /** Most invocations (blocks) in one statistics dispatch. */
+  /** Most invocations (strings and pieces) in one statistics dispatch. */
   itemsPerWindow: number;
   /** Most strings whose statistics live on the GPU at once. */
   stringsPerGroup: number;
@@ -73,46 +74,85 @@ export function validatePlanLimits(l: Partial<PlanLimits>): void {
   }
 }
 
+/** u32 per piece of a long string in a window's table: string (group-relative), first byte, end byte, 0. */
+export const PIECE_WORDS = 4;
+
 /**
- * One statistics dispatch. The upload is bytes[byteStart, byteStart +
- * byteLength) (4-aligned, a multiple of 4, at most windowBytes); the
- * dispatch counts [activeStart, activeEnd) in `blocks` blocks of chunkBytes.
- * byteStart is below activeStart whenever a string goes on across
- * activeStart, so the byte before it (which sets the first class transition)
- * is uploaded too. All positions are absolute in the batch's bytes.
+ * One statistics dispatch: `heads` invocations count strings firstString ..
+ * firstString + heads - 1 (of the group) whole, found from the offsets; a
+ * string longer than the head limit is skipped there and counted by the
+ * pieces of the table instead, one invocation each. The upload is
+ * bytes[byteStart, byteStart + byteLength) (4-aligned, a multiple of 4, at
+ * most windowBytes), and holds the byte before every piece that does not
+ * start its string. Byte positions are absolute in the batch's bytes.
  */
 export interface Window {
   byteStart: number;
   byteLength: number;
-  activeStart: number;
-  activeEnd: number;
-  blocks: number;
+  firstString: number;
+  heads: number;
+  /** PIECE_WORDS u32 per piece. */
+  pieces: Uint32Array;
 }
 
 const alignDown4 = (x: number): number => x - (x % 4);
 const alignUp4 = (x: number): number => x + ((4 - (x % 4)) % 4);
 
+/** Longest string one head invocation counts whole: a chunk, and no more than a window can hold. */
+export function headBytes(limits: PlanLimits): number {
+  return Math.min(limits.chunkBytes, limits.windowBytes - 4);
+}
+
 /**
- * The windows of strings [first, end): byte ranges only, so planning costs
- * nothing per string. The shader finds each block's strings in the offsets.
+ * The windows of strings [first, end). A short string costs one comparison
+ * here and 4 bytes of upload (its offset); only strings longer than
+ * headBytes get table entries, one per chunkBytes.
  */
 export function planWindows(offsets: Uint32Array, first: number, end: number, limits: PlanLimits): Window[] {
   const out: Window[] = [];
-  const groupEnd = offsets[end];
-  const blockBytes = limits.chunkBytes * limits.itemsPerWindow;
-  for (let pos = offsets[first]; pos < groupEnd; ) {
-    // Only pos > offsets[first] can be inside a string; one byte more then.
-    const byteStart = alignDown4(pos > offsets[first] ? pos - 1 : pos);
-    const activeEnd = Math.min(groupEnd, byteStart + limits.windowBytes, pos + blockBytes);
-    out.push({
-      byteStart,
-      byteLength: alignUp4(activeEnd) - byteStart,
-      activeStart: pos,
-      activeEnd,
-      blocks: Math.ceil((activeEnd - pos) / limits.chunkBytes),
-    });
-    pos = activeEnd;
+  const { chunkBytes, windowBytes, itemsPerWindow } = limits;
+  const headMax = headBytes(limits);
+  let base = alignDown4(offsets[first]);
+  let wEnd = base;
+  let wFirst = first;
+  let pieces: number[] = [];
+  const headsBefore = (s: number): number => Math.max(0, s - wFirst);
+  const flush = (sEnd: number): void => {
+    const heads = headsBefore(sEnd);
+    if (heads > 0 || pieces.length > 0) {
+      out.push({ byteStart: base, byteLength: alignUp4(wEnd) - base, firstString: wFirst - first, heads, pieces: Uint32Array.from(pieces) });
+    }
+    pieces = [];
+  };
+  for (let s = first; s < end; s++) {
+    const a = offsets[s];
+    const b = offsets[s + 1];
+    if (b - a <= headMax) {
+      if (b > base + windowBytes || headsBefore(s + 1) + pieces.length / PIECE_WORDS > itemsPerWindow) {
+        flush(s);
+        wFirst = s;
+        base = alignDown4(a);
+        wEnd = base;
+      }
+      if (b > wEnd) wEnd = b;
+      continue;
+    }
+    // A long string: its head invocation (counted, as heads are a range) does nothing; after a
+    // flush inside it the heads start past it, so one piece always fits a new window.
+    for (let p = a; p < b; ) {
+      if (p >= base + windowBytes || headsBefore(s + 1) + pieces.length / PIECE_WORDS + 1 > itemsPerWindow) {
+        flush(s);
+        wFirst = s + 1;
+        base = alignDown4(p > a ? p - 1 : p);
+        wEnd = base;
+      }
+      const pe = Math.min(b, p + chunkBytes, base + windowBytes);
+      pieces.push(s - first, p, pe, 0);
+      wEnd = pe;
+      p = pe;
+    }
   }
+  flush(end);
   return out;
 }
 

@@ -12,7 +12,7 @@
 import { STATS_STRIDE } from '../../model/complexity-model.js';
 import type { RouterConfig } from '../../model/router-config.js';
 import type { FixedRouting } from '../cpu-reference/score.js';
-import { effectivePlanLimits, planWindows, type PlanLimits, type Window } from './batch-plan.js';
+import { PIECE_WORDS, effectivePlanLimits, headBytes, planWindows, type PlanLimits, type Window } from './batch-plan.js';
 import type { GpuContext } from './gpu-context.js';
 import { RESULT_WORDS, SCORE_BITS, SCORE_MASK } from './result-layout.js';
 import { ScoreKernel } from './score-kernel.js';
@@ -47,7 +47,7 @@ export interface GpuRouting extends FixedRouting {
   timings: GpuStageTimings;
 }
 
-type BufferName = 'bytes' | 'offsets' | 'stats' | 'results' | 'readback' | 'statsReadback';
+type BufferName = 'bytes' | 'offsets' | 'pieces' | 'stats' | 'results' | 'readback' | 'statsReadback';
 
 /** Usage flags per buffer; a function because GPUBufferUsage exists only once Dawn is loaded. */
 function usage(name: BufferName): GPUBufferUsageFlags {
@@ -55,6 +55,7 @@ function usage(name: BufferName): GPUBufferUsageFlags {
   switch (name) {
     case 'bytes':
     case 'offsets':
+    case 'pieces':
       return U.STORAGE | U.COPY_DST;
     case 'stats':
       return U.STORAGE | U.COPY_DST | U.COPY_SRC;
@@ -152,6 +153,7 @@ export class GpuRouter {
   private readonly ring: BufferSet[] = [];
   private next = 0;
   readonly limits: PlanLimits;
+  private readonly headBytes: number;
 
   constructor(
     private readonly ctx: GpuContext,
@@ -159,6 +161,7 @@ export class GpuRouter {
     requested: PlanLimits,
   ) {
     this.limits = effectivePlanLimits(requested, WORKGROUP_SIZE);
+    this.headBytes = headBytes(this.limits);
     this.statistics = new StatisticsKernel(ctx);
     this.score = new ScoreKernel(ctx, config);
     for (let i = 0; i < RING_SIZE; i++) this.ring.push(new BufferSet(ctx, i));
@@ -251,7 +254,7 @@ export class GpuRouter {
       encoder.clearBuffer(stats, 0, statsBytes);
       for (let i = 0; i < windows.length; i++) {
         const w = windows[i];
-        t.uploadBytes += this.upload(set, bytes, w, count);
+        t.uploadBytes += this.upload(set, bytes, w);
         lap('uploadMs');
         const timestampWrites = ts
           ? {
@@ -260,8 +263,9 @@ export class GpuRouter {
               ...(i === windows.length - 1 ? { endOfPassWriteIndex: 1 } : {}),
             }
           : undefined;
-        const binding = { bytes: set.buffer('bytes', w.byteLength), offsets: offsetsBuffer, stats, params: set.statParams };
-        this.statistics.encode(encoder, binding, w.blocks, perDim, timestampWrites);
+        const pieces = set.buffer('pieces', Math.max(16, w.pieces.byteLength));
+        const binding = { bytes: set.buffer('bytes', w.byteLength), offsets: offsetsBuffer, pieces, stats, params: set.statParams };
+        this.statistics.encode(encoder, binding, w.heads + w.pieces.length / PIECE_WORDS, perDim, timestampWrites);
         queue.submit([encoder.finish()]);
         encoder = device.createCommandEncoder();
         lap('kernelMs');
@@ -326,7 +330,7 @@ export class GpuRouter {
   }
 
   /** Queues a window's bytes (padded to 4) and its params; returns the bytes queued. */
-  private upload(set: BufferSet, bytes: Uint8Array, w: Window, strings: number): number {
+  private upload(set: BufferSet, bytes: Uint8Array, w: Window): number {
     const queue = this.ctx.device.queue;
     const target = set.buffer('bytes', w.byteLength);
     const inside = Math.min(w.byteLength, bytes.length - w.byteStart) & ~3;
@@ -336,10 +340,11 @@ export class GpuRouter {
       tail.set(bytes.subarray(w.byteStart + inside, Math.min(bytes.length, w.byteStart + w.byteLength)));
       queue.writeBuffer(target, inside, tail);
     }
+    if (w.pieces.length > 0) queue.writeBuffer(set.buffer('pieces', w.pieces.byteLength), 0, w.pieces);
     const params = new Uint32Array(STATISTICS_PARAM_WORDS);
-    params.set([w.byteStart, w.activeStart, w.activeEnd, this.limits.chunkBytes, w.blocks, strings]);
+    params.set([w.byteStart, w.firstString, w.heads, w.pieces.length / PIECE_WORDS, this.headBytes]);
     queue.writeBuffer(set.statParams, 0, params);
-    return w.byteLength + params.byteLength;
+    return w.byteLength + w.pieces.byteLength + params.byteLength;
   }
 
   destroy(): void {

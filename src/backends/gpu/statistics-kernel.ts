@@ -6,6 +6,7 @@ import { statisticsShaderSource } from './shader-source.js';
 export interface StatisticsBindings {
   bytes: GPUBuffer;
   offsets: GPUBuffer;
+  pieces: GPUBuffer;
   stats: GPUBuffer;
   params: GPUBuffer;
 }
@@ -18,14 +19,14 @@ export class StatisticsKernel extends ComputeKernel {
     super(ctx, 'statistics', statisticsShaderSource());
   }
 
-  /** Records one dispatch over `blocks` blocks; params must already describe the window. */
+  /** Records one dispatch over a window's heads and pieces; params must already describe the window. */
   encode(
     encoder: GPUCommandEncoder,
     b: StatisticsBindings,
-    blocks: number,
+    invocations: number,
     perDimension: number,
     timestampWrites?: GPUComputePassTimestampWrites,
   ): void {
-    this.encodeDispatch(encoder, [b.bytes, b.offsets, b.stats, b.params], blocks, perDimension, timestampWrites);
+    this.encodeDispatch(encoder, [b.bytes, b.offsets, b.pieces, b.stats, b.params], invocations, perDimension, timestampWrites);
   }
 }

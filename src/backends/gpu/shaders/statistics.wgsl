@@ -1,59 +1,50 @@
-// Statistics pass: each invocation counts one fixed block of CHUNK bytes of
-// the window and adds, for every string that block touches, that string's
-// part of the statistics into its record. The host uploads only the raw bytes
-// and the group's string offsets (4 bytes per string): an invocation finds
-// the string its block starts in by a binary search in the offsets, so a
-// 200 MB string is split across 200 k invocations and a block of short lines
-// covers tens of strings, without any per-string work item. All records are
-// sums or ORs, which is why any split gives the record of one pass.
+// Statistics pass: each invocation counts one run of bytes and adds that
+// run's statistics into its string's record. The host uploads only the raw
+// bytes, the group's string offsets (4 bytes per string) and a small table
+// of pieces of long strings. Invocations [0, heads) each count a short
+// string whole, found from the offsets (no per-string work item); the
+// invocations after them each count one piece of at most CHUNK bytes of a
+// long string, so a 200 MB string is split across 200 k invocations. All
+// records are sums or ORs, which is why any split gives the record of one pass.
 //
 // Bindings (group 0):
 //   0: bytes    storage, read        the window's bytes, 4 per u32, little-endian;
 //                                    word 0 holds absolute byte params.base
 //   1: offsets  storage, read        the group's offsets: string s of the group is
-//                                    bytes [offsets[s], offsets[s + 1]) (absolute);
-//                                    params.strings + 1 entries
-//   2: stats    storage, read_write  STATS_STRIDE atomic u32 per string of the group
+//                                    bytes [offsets[s], offsets[s + 1]) (absolute)
+//   2: pieces   storage, read        vec4<u32> per piece: x = string (of the group),
+//                                    y = first byte, z = end byte (absolute); the
+//                                    window holds byte y - 1 when y is not the string's first
+//   3: stats    storage, read_write  STATS_STRIDE atomic u32 per string of the group
 //                                    (layout: STAT_* constants, src/model/complexity-model.ts)
-//   3: params   uniform              see Params: the window counts bytes [active_start,
-//                                    active_end) in blocks of `chunk` bytes; the host starts
-//                                    the upload (base) before active_start when a string
-//                                    goes on across it, so the byte before is always there
-// Dispatch: ceil(blocks / WORKGROUP_SIZE) workgroups, folded into 2D past the
-// per-dimension limit; flat_invocation_index (dispatch.wgsl) rebuilds the index.
+//   4: params   uniform              see Params
+// Dispatch: ceil((heads + pieces) / WORKGROUP_SIZE) workgroups, folded into 2D past
+// the per-dimension limit; flat_invocation_index (dispatch.wgsl) rebuilds the index.
 // Constants (STAT_*, CLASS_*, BYTE_CLASS, MIX_CLASS, ...) are generated from the model.
 
 struct Params {
+  // Absolute position of the window's first uploaded byte (a multiple of 4).
   base: u32,
-  active_start: u32,
-  active_end: u32,
-  chunk: u32,
-  blocks: u32,
-  strings: u32,
+  // Heads count strings first_string .. first_string + heads - 1 of the group.
+  first_string: u32,
+  heads: u32,
+  pieces: u32,
+  // Strings longer than this are counted by pieces, not by their head.
+  head_bytes: u32,
   pad0: u32,
   pad1: u32,
+  pad2: u32,
 }
 
 @group(0) @binding(0) var<storage, read> bytes: array<u32>;
 @group(0) @binding(1) var<storage, read> offsets: array<u32>;
-@group(0) @binding(2) var<storage, read_write> stats: array<atomic<u32>>;
-@group(0) @binding(3) var<uniform> params: Params;
+@group(0) @binding(2) var<storage, read> pieces: array<vec4<u32>>;
+@group(0) @binding(3) var<storage, read_write> stats: array<atomic<u32>>;
+@group(0) @binding(4) var<uniform> params: Params;
 
 fn byte_at(p: u32) -> u32 {
   let i = p - params.base;
   return (bytes[i >> 2u] >> ((i & 3u) * 8u)) & 0xffu;
-}
-
-// The string s of the group with offsets[s] <= p < offsets[s + 1]
-// (the last of several equal offsets: empty strings hold no byte).
-fn string_at(p: u32) -> u32 {
-  var lo = 0u;
-  var hi = params.strings;
-  while (hi - lo > 1u) {
-    let mid = (lo + hi) >> 1u;
-    if (offsets[mid] <= p) { lo = mid; } else { hi = mid; }
-  }
-  return lo;
 }
 
 fn add_nonzero(index: u32, value: u32) {
@@ -109,22 +100,19 @@ fn main(
   @builtin(num_workgroups) nwg: vec3<u32>,
   @builtin(local_invocation_index) lid: u32,
 ) {
-  let block = flat_invocation_index(wg, nwg, lid);
-  if (block >= params.blocks) { return; }
-  let block_start = params.active_start + block * params.chunk;
-  let block_end = block_start + min(params.chunk, params.active_end - block_start);
-  var s = string_at(block_start);
-  var p = block_start;
-  loop {
-    // Here offsets[s] <= p < offsets[s + 1].
-    let part_end = min(block_end, offsets[s + 1u]);
-    var prev_byte = NO_PREVIOUS_BYTE;
-    if (p != offsets[s]) { prev_byte = byte_at(p - 1u); }
-    count_part(s, p, part_end, prev_byte);
-    p = part_end;
-    if (p >= block_end) { break; }
-    // The next string holding a byte (p < block_end <= the group's end, so one exists).
-    s = s + 1u;
-    while (offsets[s + 1u] <= p) { s = s + 1u; }
+  let index = flat_invocation_index(wg, nwg, lid);
+  if (index < params.heads) {
+    let s = params.first_string + index;
+    let start = offsets[s];
+    let end = offsets[s + 1u];
+    if (end - start > params.head_bytes || start == end) { return; }
+    count_part(s, start, end, NO_PREVIOUS_BYTE);
+    return;
   }
+  let k = index - params.heads;
+  if (k >= params.pieces) { return; }
+  let piece = pieces[k];
+  var prev_byte = NO_PREVIOUS_BYTE;
+  if (piece.y != offsets[piece.x]) { prev_byte = byte_at(piece.y - 1u); }
+  count_part(piece.x, piece.y, piece.z, prev_byte);
 }
