@@ -256,7 +256,8 @@ export class GpuRouter {
         const w = windows[i];
         t.uploadBytes += this.upload(set, bytes, w);
         lap('uploadMs');
-        const timestampWrites = ts
+        // A pass may not carry timestampWrites without an index: only the first and last windows write.
+        const timestampWrites = ts && (i === 0 || i === windows.length - 1)
           ? {
               querySet: ts.query,
               ...(i === 0 ? { beginningOfPassWriteIndex: 0 } : {}),
