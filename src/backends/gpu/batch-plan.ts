@@ -124,33 +124,41 @@ export function planWindows(offsets: Uint32Array, first: number, end: number, li
     }
     pieces = [];
   };
+  // The short-string test is the whole per-string cost: two bounds kept up to date outside it.
+  let byteLimit = base + windowBytes;
+  let headLimit = wFirst + itemsPerWindow; // heads may reach string headLimit - 1, less the pieces
+  let a = offsets[first];
   for (let s = first; s < end; s++) {
-    const a = offsets[s];
     const b = offsets[s + 1];
     if (b - a <= headMax) {
-      if (b > base + windowBytes || headsBefore(s + 1) + pieces.length / PIECE_WORDS > itemsPerWindow) {
+      if (b > byteLimit || s + 1 > headLimit) {
         flush(s);
         wFirst = s;
         base = alignDown4(a);
-        wEnd = base;
+        byteLimit = base + windowBytes;
+        headLimit = wFirst + itemsPerWindow;
       }
-      if (b > wEnd) wEnd = b;
+      wEnd = b; // offsets never decrease: the last string ends the window
+      a = b;
       continue;
     }
     // A long string: its head invocation (counted, as heads are a range) does nothing; after a
     // flush inside it the heads start past it, so one piece always fits a new window.
     for (let p = a; p < b; ) {
-      if (p >= base + windowBytes || headsBefore(s + 1) + pieces.length / PIECE_WORDS + 1 > itemsPerWindow) {
+      if (p >= byteLimit || headsBefore(s + 1) + pieces.length / PIECE_WORDS + 1 > itemsPerWindow) {
         flush(s);
         wFirst = s + 1;
         base = alignDown4(p > a ? p - 1 : p);
+        byteLimit = base + windowBytes;
         wEnd = base;
       }
-      const pe = Math.min(b, p + chunkBytes, base + windowBytes);
+      const pe = Math.min(b, p + chunkBytes, byteLimit);
       pieces.push(s - first, p, pe, 0);
       wEnd = pe;
       p = pe;
     }
+    headLimit = wFirst + itemsPerWindow - pieces.length / PIECE_WORDS;
+    a = b;
   }
   flush(end);
   return out;
