@@ -12,6 +12,8 @@ import { GpuRouter, RING_SIZE } from '../src/backends/gpu/route-gpu.js';
 import { defaultPlanLimits } from '../src/backends/gpu/batch-plan.js';
 import { resolveRouterConfig } from '../src/model/router-config.js';
 import { STATS_STRIDE } from '../src/model/complexity-model.js';
+import { computeStatistics } from '../src/backends/cpu-reference/statistics.js';
+import { scoreStatistics } from '../src/backends/cpu-reference/score.js';
 import { describeGpu } from './helpers/gpu.js';
 import { expectIdenticalRouting } from './helpers/exact.js';
 import { packBytes, randomBytes, randomInt, randomText, rng } from './helpers/random.js';
@@ -212,6 +214,34 @@ describeGpu('the GPU host pipeline', () => {
       router.destroy();
       ctx.destroy();
     }
+  });
+
+  it.each([true, false])('sums the pieces of a long string per workgroup or not (reducePieces %s), bit for bit', async (reducePieces) => {
+    const ctx = await GpuContext.open();
+    const config = resolveRouterConfig({});
+    const r = rng(11);
+    const parts: Uint8Array[] = [];
+    for (let i = 0; i < 400; i++) {
+      // Long strings of every size around a workgroup's worth of pieces, short ones, empty ones.
+      parts.push(i % 10 === 0 ? randomBytes(r, randomInt(r, 64 * 64 * 3)) : i % 7 === 0 ? new Uint8Array(0) : Buffer.from(randomText(r, 6)));
+    }
+    parts.push(randomBytes(r, 3 * 1024 * 1024 + 1));
+    const batch = packBytes(parts);
+    const expected = computeStatistics(batch.bytes, batch.offsets);
+    const scored = scoreStatistics(config, expected, parts.length);
+    for (const l of [{ chunkBytes: 64 }, { chunkBytes: 5, windowBytes: 4096, stringsPerGroup: 37 }, {}]) {
+      const router = new GpuRouter(ctx, config, { ...defaultPlanLimits(ctx.limits), ...l }, { reducePieces });
+      try {
+        const got = await router.route(batch.bytes, batch.offsets, true);
+        expect(Buffer.from(got.stats!.buffer).equals(Buffer.from(expected.buffer)), JSON.stringify(l)).toBe(true);
+        expect(Array.from(got.scoresQ16)).toEqual(Array.from(scored.scoresQ16));
+        expect(Array.from(got.experts)).toEqual(Array.from(scored.experts));
+        expect(Array.from(got.confidenceQ16)).toEqual(Array.from(scored.confidenceQ16));
+      } finally {
+        router.destroy();
+      }
+    }
+    ctx.destroy();
   });
 
   it('fails one batch with a GpuError while the batches in flight beside it stay exact', async () => {

@@ -155,14 +155,19 @@ export class GpuRouter {
   readonly limits: PlanLimits;
   private readonly headBytes: number;
 
+  /**
+   * `reducePieces` (default: on hardware adapters only) sums a long string's
+   * pieces per workgroup before the global atomics; tests force it either way.
+   */
   constructor(
     private readonly ctx: GpuContext,
     config: RouterConfig,
     requested: PlanLimits,
+    options: { reducePieces?: boolean } = {},
   ) {
     this.limits = effectivePlanLimits(requested, WORKGROUP_SIZE);
     this.headBytes = headBytes(this.limits);
-    this.statistics = new StatisticsKernel(ctx);
+    this.statistics = new StatisticsKernel(ctx, { reducePieces: options.reducePieces ?? !ctx.software });
     this.score = new ScoreKernel(ctx, config);
     for (let i = 0; i < RING_SIZE; i++) this.ring.push(new BufferSet(ctx, i));
   }

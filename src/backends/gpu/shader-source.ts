@@ -89,14 +89,29 @@ function configPrelude(config: RouterConfig): string[] {
 
 const banner = (text: string): string => `// ---- ${text} ----`;
 
-export function statisticsShaderSource(): string {
+/** The shader without the lines from `// NAME begin` to `// NAME end`; throws if they are missing. */
+function withoutBlock(code: string, name: string): string {
+  const lines = code.split('\n');
+  const begin = lines.findIndex((l) => l.trim().startsWith(`// ${name} begin`));
+  const end = lines.findIndex((l) => l.trim() === `// ${name} end`);
+  if (begin < 0 || end < begin) throw new Error(`shader block ${name} not found`);
+  return [...lines.slice(0, begin), ...lines.slice(end + 1)].join('\n');
+}
+
+export interface StatisticsShaderOptions {
+  /** Sum the pieces of one long string in workgroup memory before the global atomics. */
+  reducePieces: boolean;
+}
+
+export function statisticsShaderSource(options: StatisticsShaderOptions): string {
   return [
     banner('generated from src/model'),
     ...modelPrelude(),
+
     banner('dispatch.wgsl'),
     readShader('dispatch.wgsl'),
-    banner('statistics.wgsl'),
-    readShader('statistics.wgsl'),
+    banner(`statistics.wgsl${options.reducePieces ? '' : ', without the REDUCE_PIECES block'}`),
+    options.reducePieces ? readShader('statistics.wgsl') : withoutBlock(readShader('statistics.wgsl'), 'REDUCE_PIECES'),
   ].join('\n');
 }
 

@@ -1,7 +1,7 @@
 /** Host side of shaders/statistics.wgsl. */
 import { ComputeKernel } from './compute-kernel.js';
 import type { GpuContext } from './gpu-context.js';
-import { statisticsShaderSource } from './shader-source.js';
+import { statisticsShaderSource, type StatisticsShaderOptions } from './shader-source.js';
 
 export interface StatisticsBindings {
   bytes: GPUBuffer;
@@ -15,8 +15,8 @@ export interface StatisticsBindings {
 export const STATISTICS_PARAM_WORDS = 8;
 
 export class StatisticsKernel extends ComputeKernel {
-  constructor(ctx: GpuContext) {
-    super(ctx, 'statistics', statisticsShaderSource());
+  constructor(ctx: GpuContext, options: StatisticsShaderOptions) {
+    super(ctx, 'statistics', statisticsShaderSource(options));
   }
 
   /** Records one dispatch over a window's heads and pieces; params must already describe the window. */
