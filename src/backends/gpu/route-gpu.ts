@@ -117,10 +117,15 @@ class BufferSet {
     return created;
   }
 
-  /** Drops the grown buffers: one left in a bad size or state must not poison the next group. */
+  /**
+   * After a failed group: drops the grown buffers (one left in a bad size or
+   * state must not poison the next group) and unmaps the timestamp readback,
+   * which a failed group can leave mapped or mapping (unmap aborts that).
+   */
   release(): void {
     for (const b of this.buffers.values()) b.destroy();
     this.buffers.clear();
+    this.timestamps?.readback.unmap();
   }
 
   destroy(): void {
