@@ -244,6 +244,18 @@ describeGpu('the GPU host pipeline', () => {
     ctx.destroy();
   });
 
+  it('routes bytes and offsets that live in a SharedArrayBuffer (Dawn takes no views of one), groups and pieces included', async () => {
+    const r = rng(12);
+    const plain = packBytes(Array.from({ length: 900 }, (_, i) => (i % 50 === 0 ? randomBytes(r, 6000) : Buffer.from(randomText(r, 8)))));
+    const bytes = new Uint8Array(new SharedArrayBuffer(plain.bytes.length + 5), 5, plain.bytes.length);
+    bytes.set(plain.bytes);
+    const offsets = new Uint32Array(new SharedArrayBuffer(plain.offsets.byteLength + 8), 8, plain.offsets.length);
+    offsets.set(plain.offsets);
+    const moe = router({ stringsPerGroup: 100, windowBytes: 4096, chunkBytes: 256 });
+    const gpu = await moe.routeBatch({ bytes, offsets }, { includeStats: true });
+    expectIdenticalRouting(gpu, await moe.routeBatch(plain, { backend: 'cpu', includeStats: true }), 'SharedArrayBuffer');
+  });
+
   it('fails one batch with a GpuError while the batches in flight beside it stay exact', async () => {
     // One group of 1.8 M statistics records needs a binding past maxStorageBufferBindingSize (128 MiB on the software adapters).
     const moe = router({ stringsPerGroup: 1 << 22, workgroupsPerDimension: 65535 });

@@ -256,7 +256,9 @@ export class GpuRouter {
       const ts = set.timestamps;
       lap('prepareMs');
 
-      queue.writeBuffer(offsetsBuffer, 0, offsets, first, count + 1);
+      // Dawn rejects views of a SharedArrayBuffer: copy the group's offsets then (4 bytes a string).
+      if (offsets.buffer instanceof SharedArrayBuffer) queue.writeBuffer(offsetsBuffer, 0, offsets.slice(first, end + 1));
+      else queue.writeBuffer(offsetsBuffer, 0, offsets, first, count + 1);
       t.uploadBytes += (count + 1) * 4;
       lap('uploadMs');
 
@@ -345,7 +347,11 @@ export class GpuRouter {
     const queue = this.ctx.device.queue;
     const target = set.buffer('bytes', w.byteLength);
     const inside = Math.min(w.byteLength, bytes.length - w.byteStart) & ~3;
-    if (inside > 0) queue.writeBuffer(target, 0, bytes, w.byteStart, inside);
+    if (inside > 0) {
+      // Dawn's Node binding rejects views of a SharedArrayBuffer ("Invalid argument"): copy just this window
+      if (bytes.buffer instanceof SharedArrayBuffer) queue.writeBuffer(target, 0, bytes.slice(w.byteStart, w.byteStart + inside));
+      else queue.writeBuffer(target, 0, bytes, w.byteStart, inside);
+    }
     if (w.byteLength > inside) {
       const tail = new Uint8Array(w.byteLength - inside);
       tail.set(bytes.subarray(w.byteStart + inside, Math.min(bytes.length, w.byteStart + w.byteLength)));
