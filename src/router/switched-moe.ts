@@ -63,12 +63,25 @@ export interface RouteBatchOptions {
 export interface BatchTimings {
   /** Encoding strings to UTF-8 (0 for packed input). */
   packMs: number;
-  /** Computing statistics and scores (on the GPU: upload, dispatch, wait, readback). */
+  /** Computing statistics and scores (on the GPU: everything from prepareMs to readbackMs, and waits). */
   computeMs: number;
-  /** GPU only: planning and queueing uploads and dispatches. */
+  /** GPU only: host preparation (planning byte windows, growing buffers, result arrays). */
+  prepareMs?: number;
+  /** GPU only: queueing the uploads (raw bytes, 4-byte offsets, params). */
   uploadMs?: number;
-  /** GPU only: waiting for the GPU and reading back. */
+  /** GPU only: encoding and submitting the kernels (on Dawn's GL ES backend, running them: it dispatches inside submit). */
+  kernelMs?: number;
+  /** GPU only: the kernels' time on the GPU from timestamp queries; absent where the adapter has none (GL ES llvmpipe). */
+  gpuKernelMs?: number;
+  /** GPU only: from the last submit until the results were mapped and copied out. */
+  readbackMs?: number;
+  /** GPU only: the same as readbackMs (its older name). */
   waitMs?: number;
+  /** GPU only: waiting for a free buffer set while earlier batches were still in flight. */
+  ringWaitMs?: number;
+  /** GPU only: bytes queued for upload (text, offsets, params) and bytes read back. */
+  uploadBytes?: number;
+  readbackBytes?: number;
   totalMs: number;
 }
 
@@ -316,13 +329,7 @@ export class SwitchedMoE {
         const t1 = performance.now();
         const r = await gpu.router.route(batch.bytes, batch.offsets, includeStats);
         const computeMs = performance.now() - t1;
-        result = this.finish(r, r.stats, 'gpu', gpu.ctx.description, {
-          packMs,
-          computeMs,
-          uploadMs: r.timings.uploadMs,
-          waitMs: r.timings.waitMs,
-          totalMs: performance.now() - t0,
-        });
+        result = this.finish(r, r.stats, 'gpu', gpu.ctx.description, { packMs, computeMs, ...r.timings, totalMs: performance.now() - t0 });
       } catch (err) {
         if (!(err instanceof DeviceLostError) || backend === 'gpu') throw err;
         this.gpuFailed = err;

@@ -1,20 +1,22 @@
 /**
  * Splits a packed batch into pieces that fit the device: groups of strings
  * (whose statistics records fit one binding), byte windows within a group
- * (each uploaded and counted by one statistics dispatch) and work items
- * within a window (at most `chunkBytes` bytes each, so a 50 MB string is
- * counted by thousands of invocations instead of one).
+ * (each uploaded and counted by one statistics dispatch) and invocations within a
+ * window: one invocation per short string, found by the shader from the
+ * offsets the host was given, and one per chunkBytes of a long string, from
+ * a small table (so a 50 MB string is counted by thousands of invocations).
+ * The upload is the raw bytes, the offsets (4 bytes per string) and that
+ * table (16 bytes per chunk of long strings only).
  */
 import { ConfigError } from '../../errors.js';
 import { STATS_STRIDE } from '../../model/complexity-model.js';
-import { NO_PREVIOUS_BYTE } from '../cpu-reference/statistics.js';
 
 export interface PlanLimits {
-  /** Most bytes one work item (one invocation) counts. */
+  /** Most bytes one invocation counts: longer strings are split into pieces of this size. */
   chunkBytes: number;
   /** Most bytes uploaded for one statistics dispatch; a multiple of 4. */
   windowBytes: number;
-  /** Most work items in one statistics dispatch. */
+  /** Most invocations (strings and pieces) in one statistics dispatch. */
   itemsPerWindow: number;
   /** Most strings whose statistics live on the GPU at once. */
   stringsPerGroup: number;
@@ -22,7 +24,6 @@ export interface PlanLimits {
   workgroupsPerDimension: number;
 }
 
-export const ITEM_WORDS = 4;
 const MiB = 1024 * 1024;
 
 /**
@@ -41,7 +42,7 @@ export function defaultPlanLimits(limits: DeviceLimits): PlanLimits {
   return {
     chunkBytes: 1024,
     windowBytes: Math.min(64 * MiB, binding) & ~3,
-    itemsPerWindow: Math.min(1 << 20, Math.floor(binding / (ITEM_WORDS * 4))),
+    itemsPerWindow: 1 << 20,
     stringsPerGroup: Math.min(1 << 19, Math.floor(binding / (STATS_STRIDE * 4))),
     workgroupsPerDimension: limits.maxComputeWorkgroupsPerDimension,
   };
@@ -73,63 +74,94 @@ export function validatePlanLimits(l: Partial<PlanLimits>): void {
   }
 }
 
-/** One statistics dispatch: bytes[byteStart, byteStart + byteLength) and its work items. */
+/** u32 per piece of a long string in a window's table: string (group-relative), first byte, end byte, 0. */
+export const PIECE_WORDS = 4;
+
+/**
+ * One statistics dispatch: `heads` invocations count strings firstString ..
+ * firstString + heads - 1 (of the group) whole, found from the offsets; a
+ * string longer than the head limit is skipped there and counted by the
+ * pieces of the table instead, one invocation each. The upload is
+ * bytes[byteStart, byteStart + byteLength) (4-aligned, a multiple of 4, at
+ * most windowBytes), and holds the byte before every piece that does not
+ * start its string. Byte positions are absolute in the batch's bytes.
+ */
 export interface Window {
   byteStart: number;
   byteLength: number;
-  /** ITEM_WORDS u32 per item; only the first itemCount items are valid. Reused between windows. */
-  items: Uint32Array;
-  itemCount: number;
+  firstString: number;
+  heads: number;
+  /** PIECE_WORDS u32 per piece. */
+  pieces: Uint32Array;
 }
 
 const alignDown4 = (x: number): number => x - (x % 4);
 const alignUp4 = (x: number): number => x + ((4 - (x % 4)) % 4);
 
+/** Longest string one head invocation counts whole: a chunk, and no more than a window can hold. */
+export function headBytes(limits: PlanLimits): number {
+  return Math.min(limits.chunkBytes, limits.windowBytes - 4);
+}
+
 /**
- * Yields the windows of strings [first, end). The items array is reused:
- * consume (upload) each window before asking for the next.
+ * The windows of strings [first, end). A short string costs one comparison
+ * here and 4 bytes of upload (its offset); only strings longer than
+ * headBytes get table entries, one per chunkBytes.
  */
-export function* planWindows(
-  bytes: Uint8Array,
-  offsets: Uint32Array,
-  first: number,
-  end: number,
-  limits: PlanLimits,
-  items: Uint32Array,
-): Generator<Window> {
-  let wStart = alignDown4(offsets[first]);
-  let wEnd = wStart;
-  let count = 0;
-  const flush = (): Window => {
-    const w = { byteStart: wStart, byteLength: alignUp4(wEnd) - wStart, items, itemCount: count };
-    count = 0;
-    return w;
-  };
-  for (let s = first; s < end; s++) {
-    const stringStart = offsets[s];
-    const stringEnd = offsets[s + 1];
-    let pos = stringStart;
-    while (pos < stringEnd) {
-      if (pos >= wStart + limits.windowBytes) {
-        if (count > 0) yield flush();
-        wStart = alignDown4(pos);
-      }
-      const chunkEnd = Math.min(stringEnd, pos + limits.chunkBytes, wStart + limits.windowBytes);
-      const k = count * ITEM_WORDS;
-      items[k] = s - first;
-      items[k + 1] = pos - wStart;
-      items[k + 2] = chunkEnd - wStart;
-      items[k + 3] = pos === stringStart ? NO_PREVIOUS_BYTE : bytes[pos - 1];
-      count++;
-      wEnd = chunkEnd;
-      pos = chunkEnd;
-      if (count === limits.itemsPerWindow) {
-        yield flush();
-        wStart = alignDown4(pos);
-      }
+export function planWindows(offsets: Uint32Array, first: number, end: number, limits: PlanLimits): Window[] {
+  const out: Window[] = [];
+  const { chunkBytes, windowBytes, itemsPerWindow } = limits;
+  const headMax = headBytes(limits);
+  let base = alignDown4(offsets[first]);
+  let wEnd = base;
+  let wFirst = first;
+  let pieces: number[] = [];
+  const headsBefore = (s: number): number => Math.max(0, s - wFirst);
+  const flush = (sEnd: number): void => {
+    const heads = headsBefore(sEnd);
+    if (heads > 0 || pieces.length > 0) {
+      out.push({ byteStart: base, byteLength: alignUp4(wEnd) - base, firstString: wFirst - first, heads, pieces: Uint32Array.from(pieces) });
     }
+    pieces = [];
+  };
+  // The short-string test is the whole per-string cost: two bounds kept up to date outside it.
+  let byteLimit = base + windowBytes;
+  let headLimit = wFirst + itemsPerWindow; // heads may reach string headLimit - 1, less the pieces
+  let a = offsets[first];
+  for (let s = first; s < end; s++) {
+    const b = offsets[s + 1];
+    if (b - a <= headMax) {
+      if (b > byteLimit || s + 1 > headLimit) {
+        flush(s);
+        wFirst = s;
+        base = alignDown4(a);
+        byteLimit = base + windowBytes;
+        headLimit = wFirst + itemsPerWindow;
+      }
+      wEnd = b; // offsets never decrease: the last string ends the window
+      a = b;
+      continue;
+    }
+    // A long string: its head invocation (counted, as heads are a range) does nothing; after a
+    // flush inside it the heads start past it, so one piece always fits a new window.
+    for (let p = a; p < b; ) {
+      if (p >= byteLimit || headsBefore(s + 1) + pieces.length / PIECE_WORDS + 1 > itemsPerWindow) {
+        flush(s);
+        wFirst = s + 1;
+        base = alignDown4(p > a ? p - 1 : p);
+        byteLimit = base + windowBytes;
+        wEnd = base;
+      }
+      const pe = Math.min(b, p + chunkBytes, byteLimit);
+      pieces.push(s - first, p, pe, 0);
+      wEnd = pe;
+      p = pe;
+    }
+    headLimit = wFirst + itemsPerWindow - pieces.length / PIECE_WORDS;
+    a = b;
   }
-  if (count > 0) yield flush();
+  flush(end);
+  return out;
 }
 
 /** Workgroup grid for `workgroups` groups: 1D while it fits, else folded into 2D. */

@@ -157,6 +157,8 @@ export class GpuContext {
   readonly description: string;
   /** A software adapter ('auto' prefers the fast CPU backend over it). */
   readonly software: boolean;
+  /** The device has timestamp queries: the router times its kernels on the GPU. */
+  readonly timestamps: boolean;
   private lost: GPUDeviceLostInfo | null = null;
   private destroyed = false;
 
@@ -166,6 +168,7 @@ export class GpuContext {
     this.device = device;
     this.description = description;
     this.software = isSoftware(adapter);
+    this.timestamps = device.features.has('timestamp-query');
     void device.lost.then((info) => {
       this.lost = info;
     });
@@ -196,7 +199,10 @@ export class GpuContext {
         continue;
       }
       const l = adapter.limits;
+      // Only where the adapter has it (the GL ES llvmpipe adapter does not): asking for a missing feature fails.
+      const timestamps = adapter.features.has('timestamp-query');
       const device = await adapter.requestDevice({
+        requiredFeatures: timestamps ? ['timestamp-query'] : [],
         requiredLimits: {
           maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
           maxBufferSize: l.maxBufferSize,
@@ -243,6 +249,39 @@ export class GpuContext {
     if (oom) throw new GpuError('GPU_OUT_OF_MEMORY', operation, oom.message);
     if (validation) throw new GpuError('GPU_VALIDATION', operation, validation.message);
     return result;
+  }
+
+  /**
+   * Runs synchronous `work` inside validation and out-of-memory error scopes,
+   * pushed and popped in the same synchronous stretch: with several batches in
+   * flight, an await between push and pop would let another batch's calls land
+   * in this batch's scopes. The promise rejects with what the scopes caught.
+   */
+  scoped<T>(operation: string, work: () => T): Promise<T> {
+    this.assertAlive();
+    this.device.pushErrorScope('validation');
+    this.device.pushErrorScope('out-of-memory');
+    let result: T;
+    try {
+      result = work();
+    } catch (err) {
+      const popped = Promise.allSettled([this.device.popErrorScope(), this.device.popErrorScope()]);
+      return popped.then(async () => {
+        throw await this.translate(err);
+      });
+    }
+    const oom = this.device.popErrorScope();
+    const validation = this.device.popErrorScope();
+    return Promise.all([oom, validation]).then(
+      ([o, v]) => {
+        if (o) throw new GpuError('GPU_OUT_OF_MEMORY', operation, o.message);
+        if (v) throw new GpuError('GPU_VALIDATION', operation, v.message);
+        return result;
+      },
+      async (err: unknown) => {
+        throw await this.translate(err);
+      },
+    );
   }
 
   /**

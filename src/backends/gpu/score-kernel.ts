@@ -10,8 +10,7 @@ export interface ScoreBindings {
   params: GPUBuffer;
 }
 
-/** u32 per string in the results buffer: score_q16, expert, confidence_q16. */
-export const RESULT_WORDS = 3;
+export { RESULT_WORDS } from './result-layout.js';
 
 export class ScoreKernel extends ComputeKernel {
   constructor(ctx: GpuContext, config: RouterConfig) {
@@ -19,7 +18,13 @@ export class ScoreKernel extends ComputeKernel {
   }
 
   /** Records one dispatch over `count` strings; params must already hold count. */
-  encode(encoder: GPUCommandEncoder, b: ScoreBindings, count: number, perDimension: number): void {
-    this.encodeDispatch(encoder, [b.stats, b.results, b.params], count, perDimension);
+  encode(
+    encoder: GPUCommandEncoder,
+    b: ScoreBindings,
+    count: number,
+    perDimension: number,
+    timestampWrites?: GPUComputePassTimestampWrites,
+  ): void {
+    this.encodeDispatch(encoder, [b.stats, b.results, b.params], count, perDimension, timestampWrites);
   }
 }

@@ -21,6 +21,7 @@ import {
 import { FRACTION_BITS, ONE } from '../../model/fixed-point.js';
 import type { RouterConfig } from '../../model/router-config.js';
 import { NO_PREVIOUS_BYTE } from '../cpu-reference/statistics.js';
+import { RESULT_WORDS, SCORE_BITS } from './result-layout.js';
 
 /** Invocations per workgroup; within the compatibility-mode default limit (128). */
 export const WORKGROUP_SIZE = 64;
@@ -78,6 +79,8 @@ function configPrelude(config: RouterConfig): string[] {
     `const FEATURE_CAP = ${u32Array(f.map((x) => x.cap))};`,
     `const FEATURE_WEIGHT = ${u32Array(config.model.weightsInt)};`,
     `const WEIGHT_SUM: u32 = ${u32(config.model.weightSum)};`,
+    `const RESULT_WORDS: u32 = ${u32(RESULT_WORDS)};`,
+    `const SCORE_BITS: u32 = ${u32(SCORE_BITS)};`,
     `const BOUNDARY_COUNT: u32 = ${u32(b.length)};`,
     // WGSL has no zero-length arrays: pad with one entry that BOUNDARY_COUNT hides.
     `const BOUNDARIES = ${u32Array(b.length > 0 ? b : [ONE])};`,
@@ -86,14 +89,29 @@ function configPrelude(config: RouterConfig): string[] {
 
 const banner = (text: string): string => `// ---- ${text} ----`;
 
-export function statisticsShaderSource(): string {
+/** The shader without the lines from `// NAME begin` to `// NAME end`; throws if they are missing. */
+function withoutBlock(code: string, name: string): string {
+  const lines = code.split('\n');
+  const begin = lines.findIndex((l) => l.trim().startsWith(`// ${name} begin`));
+  const end = lines.findIndex((l) => l.trim() === `// ${name} end`);
+  if (begin < 0 || end < begin) throw new Error(`shader block ${name} not found`);
+  return [...lines.slice(0, begin), ...lines.slice(end + 1)].join('\n');
+}
+
+export interface StatisticsShaderOptions {
+  /** Sum the pieces of one long string in workgroup memory before the global atomics. */
+  reducePieces: boolean;
+}
+
+export function statisticsShaderSource(options: StatisticsShaderOptions): string {
   return [
     banner('generated from src/model'),
     ...modelPrelude(),
+
     banner('dispatch.wgsl'),
     readShader('dispatch.wgsl'),
-    banner('statistics.wgsl'),
-    readShader('statistics.wgsl'),
+    banner(`statistics.wgsl${options.reducePieces ? '' : ', without the REDUCE_PIECES block'}`),
+    options.reducePieces ? readShader('statistics.wgsl') : withoutBlock(readShader('statistics.wgsl'), 'REDUCE_PIECES'),
   ].join('\n');
 }
 

@@ -5,7 +5,9 @@
 //
 // Bindings (group 0):
 //   0: stats   storage, read        STATS_STRIDE u32 per string (see statistics.wgsl)
-//   1: results storage, read_write  3 u32 per string: score_q16, expert, confidence_q16
+//   1: results storage, read_write  RESULT_WORDS (2) u32 per string, all the host reads back:
+//                                  score_q16 | expert << SCORE_BITS, then confidence_q16
+//                                  (layout generated from result-layout.ts)
 //   2: params  uniform              x = number of strings
 // Dispatch: ceil(strings / WORKGROUP_SIZE) workgroups, 2D past the per-dimension limit
 // (flat_invocation_index, dispatch.wgsl).
@@ -77,7 +79,6 @@ fn main(
   for (var k = 0u; k < BOUNDARY_COUNT; k = k + 1u) {
     if (score >= BOUNDARIES[k]) { expert = expert + 1u; }
   }
-  results[s * 3u] = score;
-  results[s * 3u + 1u] = expert;
-  results[s * 3u + 2u] = confidence_q16(score, expert);
+  results[s * RESULT_WORDS] = score | (expert << SCORE_BITS);
+  results[s * RESULT_WORDS + 1u] = confidence_q16(score, expert);
 }
