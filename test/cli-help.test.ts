@@ -40,7 +40,7 @@ describe('moe-router --help', () => {
     expect(r.code).toBe(0);
     const help = unwrapped(r.out);
     expect(help).toMatch(new RegExp(`--format <format> .*${escape(choices(INPUT_FORMATS))}`));
-    expect(help).toMatch(new RegExp(`--output-format <format> .*${escape(choices(OUTPUT_FORMATS))}, default: "jsonl"\\)`));
+    expect(help).toMatch(new RegExp(`--output-format <format> .*${escape(choices([...OUTPUT_FORMATS, "parquet"]))}, default: "jsonl"\\)`));
     expect(help).toMatch(new RegExp(`--backend <backend> .*${escape(choices(BACKENDS))}`));
     expect(help).toContain(choices(['fail', 'skip']));
     expect(help).toMatch(/--batch-bytes <size> .*\(default: 8 MiB\)/);

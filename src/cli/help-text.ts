@@ -5,6 +5,7 @@
  * does not exist (test/cli-help.test.ts also checks every MOE_ROUTER_ name in src/).
  */
 import { AUTO_SOFTWARE_GPU_ENV, BACKENDS, BACKEND_ENV } from '../router/switched-moe.js';
+import { CPU_KERNEL_ENV } from '../backends/cpu/cpu-backend.js';
 import { GPU_ADAPTER_ENV, GPU_BACKEND_ENV, GPU_BACKENDS } from '../backends/gpu/gpu-options.js';
 import { EXIT } from './cli-errors.js';
 
@@ -57,6 +58,7 @@ Environment:
 ${table([
   [BACKEND_ENV, `default of --backend: ${BACKENDS.join(' | ')}`],
   [AUTO_SOFTWARE_GPU_ENV, 'set to 1: let auto use a software adapter (llvmpipe) instead of the faster CPU backend'],
+  [CPU_KERNEL_ENV, 'the cpu backend\'s kernel: wasm (the default where WebAssembly runs) | js'],
   [GPU_BACKEND_ENV, `Dawn backend for the GPU: ${GPU_BACKENDS.join(' | ')}`],
   [GPU_ADAPTER_ENV, 'use the GPU adapter whose name starts with this (machines with several GPUs)'],
   [DEBUG_ENV, 'set to 1: print the stack with an internal error'],

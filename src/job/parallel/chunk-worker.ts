@@ -43,7 +43,8 @@ async function parse(seq: number, bytes: Uint8Array): Promise<RecordBatch> {
     format: init.format,
     ...(init.field !== undefined ? { field: init.field } : {}),
     file: init.file,
-    batchBytes: Math.max(bytes.length, 1),
+    // one batch per chunk: the chunk's size already bounds it
+    batchBytes: Number.MAX_SAFE_INTEGER,
     batchRecords: 0x7fffffff,
     keepRaw: init.spec.shards > 0,
   });
