@@ -110,6 +110,19 @@ export interface BenchReport {
   seconds: number;
 }
 
+/**
+ * Hidden test hook: flip one score of the named in-process backend's results
+ * ('cpu', 'gpu') after routing, so a test can see the benchmark refuse to
+ * print figures when a backend disagrees (no backend is wrong on purpose).
+ */
+export const FLIP_RESULT_ENV = 'MOE_ROUTER_TEST_BENCH_FLIP';
+
+function flipForTesting(backend: InProcessBackend, r: Routed): Routed {
+  if (process.env[FLIP_RESULT_ENV] !== backend || r.scoresQ16.length === 0) return r;
+  r.scoresQ16[r.scoresQ16.length - 1] ^= 1;
+  return r;
+}
+
 /** Some backend disagreed with the reference: no figure may be printed. */
 export class ExactnessError extends Error {
   constructor(readonly checks: ExactnessCheck[]) {
@@ -153,10 +166,11 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   const tmp = await mkdtemp(join(os.tmpdir(), 'moe-bench-'));
   const moe = new SwitchedMoE({ backend: 'cpu-reference', onWarning: (m) => o.onProgress(`warning: ${m}`) });
   try {
+    // The corpora first: a bad FILE is refused before a GPU is opened.
+    const corpora = await buildCorpora(o, tmp);
     const gpu = o.backends.includes('gpu') ? await probeGpu(moe) : { ok: false, detail: 'not benchmarked' };
     if (o.backends.includes('gpu') && !gpu.ok) o.onProgress(`GPU ${gpu.detail}; benchmarking the CPU only`);
     const backends = o.backends.filter((b) => b !== 'gpu' || gpu.ok);
-    const corpora = await buildCorpora(o, tmp);
 
     // 1. Exactness: every backend, then every CLI configuration, against the reference.
     const checks: ExactnessCheck[] = [];
@@ -167,7 +181,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       references.set(c, reference);
       for (const b of backends) {
         if (b === 'cpu-reference') continue;
-        checks.push(compareRouted(reference, await routeWhole(moe, b, c), c.name, `routeBatch ${b}`));
+        checks.push(compareRouted(reference, flipForTesting(b, await routeWhole(moe, b, c)), c.name, `routeBatch ${b}`));
       }
       if (o.endToEnd && c.path) {
         for (const config of cliConfigs(o.threads, gpu.ok)) {
