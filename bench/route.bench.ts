@@ -40,6 +40,7 @@ try {
   const report = await runBench({
     ...defaultOptions(quick),
     file,
+    fileName: `${(written.bytes / 1e6).toFixed(0)} MB of real short lines (bench/real-corpus.ts)`,
     sampler: tinybenchSampler,
     onProgress: (line) => process.stderr.write(`bench: ${line}\n`),
   });

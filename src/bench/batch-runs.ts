@@ -108,6 +108,10 @@ export async function measureBackend(moe: SwitchedMoE, backend: InProcessBackend
     const ring = batchesOf(corpus, size);
     // The GPU grows its buffers on the first batch of a new size: keep that out of the samples when it is cheap to.
     if (predictedMs < o.maxBatchMs / 4) await moe.routeBatch(ring[0], { backend });
+    // A huge batch gets fewer samples than minSamples rather than minutes of repeats (the report shows the count).
+    const limits = predictedMs > 0 && predictedMs * o.limits.minSamples > 2 * o.limits.budgetMs
+      ? { ...o.limits, minSamples: Math.max(1, Math.floor((2 * o.limits.budgetMs) / predictedMs)) }
+      : o.limits;
     let k = 0;
     let bytes = 0;
     let calls = 0;
@@ -118,7 +122,7 @@ export async function measureBackend(moe: SwitchedMoE, backend: InProcessBackend
       bytes += b.offsets[b.offsets.length - 1];
       calls++;
       addStages(stages, r);
-    }, o.limits);
+    }, limits);
     const meanBytes = calls ? bytes / calls : 0;
     for (const key of Object.keys(stages)) stages[key] /= Math.max(1, calls);
     const point: BatchPoint = {

@@ -59,7 +59,7 @@ export interface GeneratedSizes {
 }
 
 /** Records per generated corpus: a few MB each in quick mode, tens of MB otherwise. */
-export const DEFAULT_SIZES: GeneratedSizes = { short: 1_000_000, medium: 40_000, long: 200 };
+export const DEFAULT_SIZES: GeneratedSizes = { short: 1_000_000, medium: 20_000, long: 200 };
 export const QUICK_SIZES: GeneratedSizes = { short: 50_000, medium: 2_000, long: 16 };
 
 const SHAPES: Record<'short' | 'medium' | 'long', { seed: number; minPieces: number; maxPieces: number; describe: string }> = {
@@ -125,7 +125,7 @@ export async function writeCorpusFile(batch: PackedBatch, path: string): Promise
  * route the whole file. A bad record is refused: a benchmark of error records
  * would measure nothing.
  */
-export async function loadFileCorpus(path: string, o: { format?: InputFormat; field?: string; sampleBytes: number }): Promise<BenchCorpus> {
+export async function loadFileCorpus(path: string, o: { name?: string; format?: InputFormat; field?: string; sampleBytes: number }): Promise<BenchCorpus> {
   const format = o.format ?? formatFromPath(path);
   const reader = new RecordReader({ format, ...(o.field !== undefined ? { field: o.field } : {}), file: path, batchBytes: 8 << 20, batchRecords: 65536, keepRaw: false });
   const parts: PackedBatch[] = [];
@@ -161,7 +161,7 @@ export async function loadFileCorpus(path: string, o: { format?: InputFormat; fi
     r += n;
   }
   return {
-    name: `file: ${path}${complete ? '' : ` (first ${records} records in memory)`}`,
+    name: `file: ${o.name ?? path}${complete ? '' : ` (first ${records} records in memory)`}`,
     kind: 'file',
     batch: { bytes: all, offsets },
     path,

@@ -43,6 +43,30 @@ export function batchTable(points: readonly BatchPoint[], style: TableStyle, wit
   return table(headers, rows, style, [false, false, true, true, true, true, true, true, false]);
 }
 
+/** One row per corpus and batch size, a column per backend: the compact form for a README. */
+export function pivotTable(points: readonly BatchPoint[], style: TableStyle): string {
+  const backends = [...new Set(points.map((p) => p.backend))];
+  const keys = [...new Set(points.map((p) => `${p.corpus}\u0000${p.batchRecords}`))];
+  const rows: Cell[][] = [];
+  for (const key of keys) {
+    const [corpus, size] = key.split('\u0000');
+    const at = (b: string): BatchPoint | undefined => points.find((p) => p.corpus === corpus && p.batchRecords === Number(size) && p.backend === b && !p.skipped);
+    if (backends.every((b) => !at(b))) continue;
+    const gpu = at('gpu');
+    rows.push([
+      corpus.split(':')[0],
+      count(Number(size)),
+      ...backends.map((b) => {
+        const p = at(b);
+        return p ? `${mbps(p.mbPerSecond)} (${ms(p.p50Ms)} / ${ms(p.p99Ms)})` : '–';
+      }),
+      ...(backends.includes('gpu') ? [gpu ? stageText(gpu) : '–'] : []),
+    ]);
+  }
+  const headers = ['corpus', 'batch', ...backends.map((b) => `${b} MB/s (p50 / p99 ms)`), ...(backends.includes('gpu') ? ['gpu stages, mean ms per batch'] : [])];
+  return table(headers, rows, style, [false, true, ...backends.map(() => true), false]);
+}
+
 export function endToEndTable(runs: readonly CliRun[], style: TableStyle): string {
   const headers = ['corpus', 'run', 'MB/s', 'records/s', 'seconds', 'peak RSS', 'backend'];
   const rows = runs.map((r) => [
@@ -79,7 +103,7 @@ export function formatReport(r: BenchReport, style: TableStyle): string {
   s += `exactness: verified before measuring: ${verified} comparisons (every backend and CLI run against cpu-reference), all identical (experts, scoresQ16, confidenceQ16)\n`;
   s += h('Best rate per corpus and backend (routeBatch on pre-packed batches)') + bestTable(r, style);
   if (r.endToEnd.length > 0) s += h('End to end: moe-router route FILE --out /dev/null (spawn to exit), beside wc -l') + endToEndTable(r.endToEnd, style);
-  s += h('Per batch size (routeBatch): MB/s, records/s, p50/p99 per batch, GPU stages') + batchTable(r.batches, style, true);
+  s += h('Per batch size (routeBatch): MB/s, records/s, p50/p99 per batch, GPU stages') + (style === 'markdown' ? pivotTable(r.batches, style) : batchTable(r.batches, style, true));
   s += `\npeak RSS of the benchmark process: ${mib(r.benchPeakRssBytes)} (it holds the corpora and the largest batch); ${r.quick ? 'quick mode; ' : ''}took ${r.seconds.toFixed(0)} s\n`;
   return s;
 }

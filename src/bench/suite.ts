@@ -18,6 +18,8 @@ import { loopSampler, type SampleLimits, type Sampler } from './sampler.js';
 export interface BenchOptions {
   /** The user's corpus (routed like `route FILE`: lines, jsonl, csv or tsv). */
   file?: string;
+  /** How reports name the file (default: its path). */
+  fileName?: string;
   format?: InputFormat;
   field?: string;
   /** Which corpora to run: short, medium, long (generated) and file (the user's FILE). */
@@ -146,7 +148,7 @@ async function buildCorpora(o: BenchOptions, tmp: string): Promise<BenchCorpus[]
     if (kind === 'file') {
       if (o.file === undefined) continue;
       o.onProgress(`reading ${o.file}`);
-      out.push(await loadFileCorpus(o.file, { ...(o.format ? { format: o.format } : {}), ...(o.field !== undefined ? { field: o.field } : {}), sampleBytes: o.sampleBytes }));
+      out.push(await loadFileCorpus(o.file, { ...(o.fileName !== undefined ? { name: o.fileName } : {}), ...(o.format ? { format: o.format } : {}), ...(o.field !== undefined ? { field: o.field } : {}), sampleBytes: o.sampleBytes }));
       continue;
     }
     o.onProgress(`generating the ${kind} corpus (${o.sizes[kind]} records)`);
@@ -186,6 +188,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       if (o.endToEnd && c.path) {
         for (const config of cliConfigs(o.threads, gpu.ok)) {
           const out = join(tmp, 'out.jsonl');
+          o.onProgress(`checking route ${config.label} on ${c.name}`);
           await routeOnce(o.cliPath, { path: c.path, format: c.format, ...(c.field !== undefined ? { field: c.field } : {}) }, config.args, out, tmp);
           checks.push(await compareCliOutput(out, reference, c.complete, c.name, `route ${config.label}`));
           await rm(out, { force: true });
