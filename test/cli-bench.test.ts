@@ -89,8 +89,9 @@ describe('moe-router bench', () => {
     const r = await runCli(['bench', file, '--quick', '--markdown', '--corpora', 'file', '--batch-sizes', '10', '--backends', 'cpu-reference,cpu', '--no-end-to-end', '-q']);
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/exactness: verified before measuring: 1 comparisons/);
-    expect(r.out).toMatch(/^\| corpus \| backend \| batch \| MB\/s \| records\/s \| p50 ms \| p99 ms \| samples \|/m);
-    expect(r.out).toMatch(/^\| file \| cpu \| 10 \| [\d.,]+ \| [\d,]+ \| [\d.]+ \| [\d.]+ \| \d+ \|/m);
+    expect(r.out).toMatch(/^\| corpus \| MB \| records \| cpu-reference MB\/s \(batch\) \| cpu MB\/s \(batch\) \| GPU wins from batch \|$/m);
+    expect(r.out).toMatch(/^\| corpus \| batch \| cpu-reference MB\/s \(p50 \/ p99 ms\) \| cpu MB\/s \(p50 \/ p99 ms\) \|$/m);
+    expect(r.out).toMatch(/^\| file \| 10 \| [\d.,]+ \([\d.,]+ \/ [\d.,]+\) \| [\d.,]+ \([\d.,]+ \/ [\d.,]+\) \|$/m);
   }, 60_000);
 
   it('prints no figure and exits 1 when a backend disagrees with the reference', async () => {
