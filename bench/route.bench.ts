@@ -7,14 +7,15 @@
  * Environment:
  *   BENCH_QUICK=1     small corpora, short budgets (about a minute)
  *   BENCH_REAL_MB=N   size of the real-lines corpus (default 32, quick 4)
- *   BENCH_OUT=DIR     also write DIR/bench.json, bench.html and bench.md (the README's tables)
+ *   BENCH_OUT=DIR     also write DIR/bench.json, bench.html, bench.md (every table) and readme.md
+ *                     (the README's part: bench/update-readme.ts DIR/readme.md splices it in)
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Bench } from 'tinybench';
 import { htmlReport } from '../src/bench/html-report.js';
-import { formatReport } from '../src/bench/report.js';
+import { formatReport, readmeReport } from '../src/bench/report.js';
 import type { Sampler } from '../src/bench/sampler.js';
 import { defaultOptions, ExactnessError, runBench } from '../src/bench/suite.js';
 import { writeRealCorpus } from './real-corpus.js';
@@ -51,7 +52,8 @@ try {
     writeFileSync(join(out, 'bench.json'), JSON.stringify(report, null, 2) + '\n');
     writeFileSync(join(out, 'bench.html'), htmlReport(report));
     writeFileSync(join(out, 'bench.md'), formatReport(report, 'markdown'));
-    process.stderr.write(`bench: wrote ${out}/bench.json, bench.html, bench.md\n`);
+    writeFileSync(join(out, 'readme.md'), readmeReport(report));
+    process.stderr.write(`bench: wrote ${out}/bench.json, bench.html, bench.md, readme.md (node --import tsx bench/update-readme.ts ${out}/readme.md puts it in the README)\n`);
   }
 } catch (err) {
   if (!(err instanceof ExactnessError)) throw err;

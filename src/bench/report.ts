@@ -107,3 +107,19 @@ export function formatReport(r: BenchReport, style: TableStyle): string {
   s += `\npeak RSS of the benchmark process: ${mib(r.benchPeakRssBytes)} (it holds the corpora and the largest batch); ${r.quick ? 'quick mode; ' : ''}took ${r.seconds.toFixed(0)} s\n`;
   return s;
 }
+
+/**
+ * The README's part: machine, exactness, the best rate per corpus, then end
+ * to end and per batch size for one corpus (the user's file / real lines when
+ * there is one). bench/update-readme.ts puts it between the README's markers.
+ */
+export function readmeReport(r: BenchReport): string {
+  const focus = r.corpora.find((c) => c.kind === 'file') ?? r.corpora[0];
+  const name = focus?.name ?? '';
+  let s = `Machine: ${describeMachine(r)}. ${r.date.slice(0, 10)}${r.quick ? ', quick mode' : ''}.\n\n`;
+  s += `Exactness, checked before any figure: ${r.exactness.checks.length} comparisons (every backend and every \`route\` run against \`cpu-reference\`), all identical.\n\n`;
+  s += `Best rate of \`routeBatch\` on pre-packed batches (MB/s, at the batch size in brackets):\n\n${bestTable(r, 'markdown')}`;
+  s += `\nEnd to end on ${name}: \`moe-router route FILE --out /dev/null\`, spawn to exit, beside \`wc -l\`:\n\n${endToEndTable(r.endToEnd.filter((e) => e.corpus === name), 'markdown')}`;
+  s += `\nPer batch size on ${name} (\`routeBatch\`):\n\n${pivotTable(r.batches.filter((p) => p.corpus === name), 'markdown')}`;
+  return s;
+}
