@@ -72,6 +72,7 @@ describe('moe-router bench', () => {
     for (const e of e2e) {
       expect(e.records).toBe(lines.length);
       expect(e.maxRssBytes).toBeGreaterThan(1 << 20);
+      expect(['time', 'stats']).toContain(e.rssFrom);
       expect(e.mbPerSecond).toBeGreaterThan(0);
     }
     expect(e2e.find((e) => e.label === 'cpu --threads 2')?.backendChoice).toMatch(/2 worker threads/);

@@ -32,8 +32,10 @@ export interface CliRun {
   records: number;
   mbPerSecond: number;
   recordsPerSecond: number;
-  /** Highest peak RSS of the child over the runs (process.resourceUsage().maxRSS, workers included). */
+  /** Highest peak RSS of the child over the runs, workers included. */
   maxRssBytes: number;
+  /** '/usr/bin/time': the child's own; 'stats': its --stats maxRssBytes, which includes the RSS of the benchmark process at spawn (an upper bound). */
+  rssFrom: 'time' | 'stats' | 'none';
 }
 
 /** The built CLI next to this module (dist/bench -> dist/cli), or dist/ when run from the sources (tsx). */
@@ -47,19 +49,40 @@ interface Exit {
   code: number | null;
   stderr: string;
   seconds: number;
+  /** The child's own peak RSS, measured by /usr/bin/time (null without it). */
+  maxRssBytes: number | null;
 }
 
-function runChild(command: string, args: string[]): Promise<Exit> {
+/**
+ * Linux keeps ru_maxrss across execve: a child forked from a process holding
+ * 400 MB reports at least 400 MB, whatever it used (so does its --stats
+ * maxRssBytes). /usr/bin/time is a small process, so the command it forks
+ * reports its own peak; where it is missing the --stats figure is used and
+ * the report says it is an upper bound.
+ */
+const TIME = '/usr/bin/time';
+const RSS_TAG = 'moe-bench-maxrss-kib ';
+const haveTime = existsSync(TIME);
+
+function runChild(command: string, args: string[], measureRss = false): Promise<Exit> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const [cmd, argv] = measureRss && haveTime ? [TIME, ['-f', `${RSS_TAG}%M`, command, ...args]] : [command, args];
+    const child = spawn(cmd, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.setEncoding('utf8');
     child.stderr.on('data', (s: string) => {
       if (stderr.length < 64 << 10) stderr += s;
     });
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stderr, seconds: (performance.now() - t0) / 1000 }));
+    child.on('close', (code) => {
+      const seconds = (performance.now() - t0) / 1000;
+      const at = stderr.lastIndexOf(RSS_TAG);
+      const kib = at >= 0 ? Number.parseInt(stderr.slice(at + RSS_TAG.length), 10) : NaN;
+      // time prints "Command exited with non-zero status N" before its line: drop what it added.
+      const own = at >= 0 ? stderr.slice(0, at).replace(/Command exited with non-zero status \d+\n$/, '') : stderr;
+      resolve({ code, stderr: own, seconds, maxRssBytes: Number.isFinite(kib) ? kib * 1024 : null });
+    });
   });
 }
 
@@ -83,7 +106,7 @@ interface StatsJson {
 export async function routeOnce(cli: string, input: { path: string; format: string; field?: string }, args: readonly string[], out: string, tmp: string): Promise<{ exit: Exit; stats: StatsJson }> {
   const statsPath = join(tmp, 'stats.json');
   const all = [cli, 'route', input.path, '--format', input.format, ...(input.field !== undefined ? ['--field', input.field] : []), '--out', out, '--stats', statsPath, '-q', ...args];
-  const exit = await runChild(process.execPath, all);
+  const exit = await runChild(process.execPath, all, true);
   if (exit.code !== 0) {
     throw new CliRunError(`moe-router route ${args.join(' ')} on ${input.path} exited with ${exit.code}: ${exit.stderr.trim().split('\n').pop() ?? ''}`);
   }
@@ -106,7 +129,7 @@ export async function timeCli(cli: string, input: { path: string; format: string
     const { exit, stats } = await routeOnce(cli, input, config.args, '/dev/null', tmp);
     walls.push(exit.seconds);
     jobs.push(stats.seconds);
-    rss = Math.max(rss, stats.maxRssBytes);
+    rss = Math.max(rss, exit.maxRssBytes ?? stats.maxRssBytes);
     last = stats;
   }
   const s = last as StatsJson;
@@ -125,6 +148,7 @@ export async function timeCli(cli: string, input: { path: string; format: string
     mbPerSecond: seconds > 0 ? s.bytes / 1e6 / seconds : 0,
     recordsPerSecond: seconds > 0 ? s.recordsIn / seconds : 0,
     maxRssBytes: rss,
+    rssFrom: haveTime ? 'time' : 'stats',
   };
 }
 
@@ -143,7 +167,7 @@ export async function timeWc(path: string, bytes: number, corpus: string, repeat
   const seconds = median(walls);
   return {
     corpus, label: 'wc -l', args: [], backend: 'wc', backendChoice: '', runs: repeat, seconds, jobSeconds: seconds, bytes, records: 0,
-    mbPerSecond: seconds > 0 ? bytes / 1e6 / seconds : 0, recordsPerSecond: 0, maxRssBytes: 0,
+    mbPerSecond: seconds > 0 ? bytes / 1e6 / seconds : 0, recordsPerSecond: 0, maxRssBytes: 0, rssFrom: 'none',
   };
 }
 

@@ -75,7 +75,7 @@ export function endToEndTable(runs: readonly CliRun[], style: TableStyle): strin
     mbps(r.mbPerSecond),
     r.records ? count(r.recordsPerSecond) : '–',
     fixed(r.seconds, 2),
-    r.maxRssBytes ? mib(r.maxRssBytes) : '–',
+    r.maxRssBytes ? `${r.rssFrom === 'stats' ? '≤ ' : ''}${mib(r.maxRssBytes)}` : '–',
     r.backend,
   ]);
   return table(headers, rows, style, [false, false, true, true, true, true, false]);
