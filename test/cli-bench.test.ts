@@ -111,6 +111,9 @@ describe('moe-router bench', () => {
     const r = await runCli(['bench', bad, '--quick', '--corpora', 'file', '-q']);
     expect(r.code).toBe(2);
     expect(stderrLines(r.stderr)).toEqual([`moe-router: error: ${bad}:2: field "text" is a number, not a string (the benchmark needs a file without bad records)`]);
+    const missing = await runCli(['bench', tmp.path('missing.txt'), '-q']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr.trim()).toBe(`moe-router: error: cannot read ${tmp.path('missing.txt')}: no such file or directory`);
     const none = await runCli(['bench', '--corpora', 'file']);
     expect(none.code).toBe(2);
     expect(none.stderr).toContain('--corpora file needs a FILE');

@@ -4,6 +4,7 @@
  * where the GPU starts to win, peak RSS and the GPU stages, as a table,
  * JSON, Markdown and an HTML chart.
  */
+import { open } from 'node:fs/promises';
 import { InvalidArgumentError } from 'commander';
 import { AtomicFile } from '../sinks/atomic-file.js';
 import type { InputFormat } from '../sources/record-reader.js';
@@ -84,6 +85,10 @@ export function benchOptions(file: string | undefined, o: BenchCommandOptions, p
 
 export async function runBenchCommand(file: string | undefined, o: BenchCommandOptions): Promise<number> {
   const options = benchOptions(file, o, (line) => process.stderr.write(`bench: ${line}\n`));
+  if (file !== undefined) {
+    // "cannot read FILE: no such file or directory" (exit 2) before anything is generated or opened.
+    await open(file, 'r').then((f) => f.close(), (err: unknown) => Promise.reject(ioError('read', file, err)));
+  }
   let report;
   try {
     report = await runBench(options);
