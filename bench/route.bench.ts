@@ -1,66 +1,65 @@
 /**
- * GPU vs CPU routing throughput, measured with tinybench in one process so
- * the ratio compares like with like. Prints the machine, the adapter, MB/s and
- * the GPU/CPU ratio per corpus. Run: npm run bench
- * (BENCH_QUICK=1 for a short run.)
+ * `npm run bench`: the benchmark suite of `moe-router bench` (src/bench/suite.ts)
+ * timed by tinybench, over the generated corpora plus a corpus of real short
+ * lines (bench/real-corpus.ts). Exactness is checked on every backend and CLI
+ * run before any figure is printed; a difference exits 1.
+ *
+ * Environment:
+ *   BENCH_QUICK=1     small corpora, short budgets (about a minute)
+ *   BENCH_REAL_MB=N   size of the real-lines corpus (default 32, quick 4)
+ *   BENCH_OUT=DIR     also write DIR/bench.json, bench.html, bench.md (every table) and readme.md
+ *                     (the README's part: bench/update-readme.ts DIR/readme.md splices it in)
  */
-import os from 'node:os';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Bench } from 'tinybench';
-import { SwitchedMoE, type PackedBatch } from '../src/index.js';
-import { longAmongShort, oneLongString, realTextAndCode, shortStrings, type Corpus } from './corpora.js';
+import { htmlReport } from '../src/bench/html-report.js';
+import { formatReport, readmeReport } from '../src/bench/report.js';
+import type { Sampler } from '../src/bench/sampler.js';
+import { defaultOptions, ExactnessError, runBench } from '../src/bench/suite.js';
+import { writeRealCorpus } from './real-corpus.js';
+
+/** One tinybench Bench per point: its latency statistics are the per-batch p50/p99. */
+const tinybenchSampler: Sampler = async (name, task, limits) => {
+  const bench = new Bench({ time: limits.budgetMs, iterations: limits.minSamples, warmup: false, throws: true });
+  bench.add(name, task);
+  await bench.run();
+  const r = bench.getTask(name)?.result;
+  if (!r || !('latency' in r)) throw new Error(`tinybench gave no result for ${name}`);
+  const l = r.latency;
+  return { samples: l.samplesCount, meanMs: l.mean, p50Ms: l.p50, p99Ms: l.p99, totalMs: l.mean * l.samplesCount };
+};
 
 const quick = process.env.BENCH_QUICK === '1';
-const corpora: Corpus[] = [
-  shortStrings(quick ? 50_000 : 500_000),
-  realTextAndCode(),
-  oneLongString((quick ? 8 : 64) * 2 ** 20),
-  longAmongShort((quick ? 4 : 32) * 2 ** 20, quick ? 20_000 : 200_000),
-];
-
-const moe = new SwitchedMoE({ backend: 'gpu' });
-let adapter = '(none)';
+const realMb = Number(process.env.BENCH_REAL_MB ?? (quick ? 4 : 32));
+const tmp = mkdtempSync(join(tmpdir(), 'moe-real-'));
 try {
-  adapter = (await moe.routeBatch(['warm up'])).adapter;
-} catch (err) {
-  console.error(`GPU unavailable, benchmarking the CPU only: ${(err as Error).message}`);
-}
-const gpuOk = adapter !== '(none)';
-
-console.log(`machine: ${os.cpus()[0]?.model ?? 'unknown CPU'} x ${os.cpus().length}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${process.platform} ${process.arch}, Node ${process.version}`);
-console.log(`adapter: ${adapter}\n`);
-
-const bench = new Bench({ time: quick ? 500 : 3000, iterations: quick ? 2 : 5, warmupIterations: 1 });
-const mb = (b: PackedBatch): number => b.bytes.length / 1e6;
-for (const c of corpora) {
-  bench.add(`cpu | ${c.name}`, async () => {
-    await moe.routeBatch(c.batch, { backend: 'cpu' });
+  const file = join(tmp, 'real-lines.txt');
+  const written = writeRealCorpus(file, Math.round(realMb * 1e6));
+  process.stderr.write(`bench: real short lines: ${written.lines} lines, ${(written.bytes / 1e6).toFixed(1)} MB\n`);
+  const report = await runBench({
+    ...defaultOptions(quick),
+    file,
+    fileName: `${(written.bytes / 1e6).toFixed(0)} MB of real short lines (bench/real-corpus.ts)`,
+    sampler: tinybenchSampler,
+    onProgress: (line) => process.stderr.write(`bench: ${line}\n`),
   });
-  if (gpuOk) {
-    bench.add(`gpu | ${c.name}`, async () => {
-      await moe.routeBatch(c.batch, { backend: 'gpu' });
-    });
+  process.stdout.write(formatReport(report, 'text'));
+  const out = process.env.BENCH_OUT;
+  if (out) {
+    mkdirSync(out, { recursive: true });
+    writeFileSync(join(out, 'bench.json'), JSON.stringify(report, null, 2) + '\n');
+    writeFileSync(join(out, 'bench.html'), htmlReport(report));
+    writeFileSync(join(out, 'bench.md'), formatReport(report, 'markdown'));
+    writeFileSync(join(out, 'readme.md'), readmeReport(report));
+    process.stderr.write(`bench: wrote ${out}/bench.json, bench.html, bench.md, readme.md (node --import tsx bench/update-readme.ts ${out}/readme.md puts it in the README)\n`);
   }
+} catch (err) {
+  if (!(err instanceof ExactnessError)) throw err;
+  for (const c of err.checks.filter((x) => !x.identical)) process.stderr.write(`bench: NOT EXACT: ${c.run} on ${c.corpus}: ${c.difference ?? 'differs'}\n`);
+  process.stderr.write('bench: the backends disagree, so no figure is printed\n');
+  process.exitCode = 1;
+} finally {
+  rmSync(tmp, { recursive: true, force: true });
 }
-await bench.run();
-
-const rows = [];
-for (const c of corpora) {
-  const meanMs = (backend: string): number | null => {
-    const r = bench.getTask(`${backend} | ${c.name}`)?.result;
-    return r && 'latency' in r ? r.latency.mean : null;
-  };
-  const cpu = meanMs('cpu');
-  const gpu = meanMs('gpu');
-  rows.push({
-    corpus: c.name,
-    MB: +mb(c.batch).toFixed(1),
-    strings: c.batch.offsets.length - 1,
-    'cpu ms': cpu && +cpu.toFixed(1),
-    'cpu MB/s': cpu && +(mb(c.batch) / (cpu / 1000)).toFixed(1),
-    'gpu ms': gpu && +gpu.toFixed(1),
-    'gpu MB/s': gpu && +(mb(c.batch) / (gpu / 1000)).toFixed(1),
-    'gpu/cpu speed': cpu && gpu ? +(cpu / gpu).toFixed(2) : null,
-  });
-}
-console.table(rows);
-await moe.dispose();

@@ -22,6 +22,7 @@ import { parseBudget } from './calibrate-budget.js';
 import { runMergeStats, type MergeStatsOptions } from './merge-stats-command.js';
 import { runDashboard, type DashboardCommandOptions } from './dashboard-command.js';
 import { runReport, type ReportOptions } from './report-command.js';
+import { BENCH_QUICK_ENV, parseBackendList, parseCorpusList, parseCountList, runBenchCommand, type BenchCommandOptions } from './bench-command.js';
 
 function version(): string {
   try {
@@ -129,6 +130,34 @@ export function buildProgram(): Command {
     .option('-q, --quiet', 'no summary on stderr')
     .action(async (files: string[], opts: MergeStatsOptions) => {
       process.exitCode = await runMergeStats(files, opts);
+    });
+
+  program
+    .command('bench')
+    .summary('benchmark every backend (exactness first): MB/s, records/s, p50/p99 per batch, end to end, peak RSS, GPU stages')
+    .description(
+      'Checks that every backend (cpu-reference, cpu, gpu) and every `route` run gives identical results on every corpus, then measures: routeBatch on pre-packed ' +
+        'batches of 1 to 10M records, and `moe-router route FILE --out /dev/null` end to end (threads 1..N, --include-text, gpu) beside `wc -l`. ' +
+        'Corpora: generated short, medium and long strings (seeded) and FILE. Exits 1, printing no figure, if any result differs.',
+    )
+    .argument('[file]', 'your own corpus (lines, jsonl, csv or tsv, as route reads it)')
+    .option('--quick', `small corpora and short time budgets (also ${BENCH_QUICK_ENV}=1)`)
+    .option('--json', 'print the whole report as JSON')
+    .option('--markdown', 'print the tables as Markdown (for a README)')
+    .option('--html <file>', 'also write a self-contained HTML page with the charts (inline SVG)')
+    .addOption(choiceOption<InputFormat>('--format <format>', 'format of FILE (default: from the extension)', INPUT_FORMATS))
+    .option('--field <name>', 'text field of FILE (jsonl path or csv/tsv column)')
+    .option('--corpora <list>', 'corpora to run: short,medium,long,file (default: all; file needs FILE)', parseCorpusList)
+    .option('--backends <list>', 'in-process backends: cpu-reference,cpu,gpu (default: all; gpu when an adapter exists)', parseBackendList)
+    .option('--threads <list>', 'thread counts of the end-to-end cpu runs (default: 1, 2, 4 .. available parallelism)', parseCountList(1, 256))
+    .option('--batch-sizes <list>', 'records per batch, e.g. 1,100,10k,1M (default: 1 to 10M, powers of 10)', parseCountList(1, 100_000_000))
+    .option('--time <ms>', 'time budget per measured point (default: 1500, quick: 100)', parseIntIn(1, 600_000))
+    .addOption(new Option('--max-batch-bytes <size>', 'largest batch built by repeating a corpus (default: 256M, quick: 32M)').argParser(parseBytes))
+    .option('--repeat <n>', 'timed runs per end-to-end configuration; the median is shown (default: 3, quick: 1)', parseIntIn(1, 100))
+    .option('--no-end-to-end', 'skip the `route` runs of the binary')
+    .option('-q, --quiet', 'no progress lines on stderr')
+    .action(async (file: string | undefined, opts: BenchCommandOptions) => {
+      process.exitCode = await runBenchCommand(file, opts);
     });
 
   // -v as users expect, besides commander's -V/--version; thrown like commander's own version exit.
