@@ -2,8 +2,8 @@
  * The parallel producer of the route job: the main thread reads the input
  * and cuts it into chunks of whole lines; N workers parse, route and format
  * them; the job writes their formatted batches in input order. The main
- * thread keeps at most 2 chunks per worker in flight, so memory stays within
- * about (2 N + 2) x chunk size plus their outputs.
+ * thread keeps at most N + 1 chunks in flight, so memory stays within about
+ * (N + 2) x chunk size plus their outputs.
  */
 import { Worker } from 'node:worker_threads';
 import { ConfigError } from '../../errors.js';
@@ -94,7 +94,8 @@ export async function* parallelBatches(source: AsyncIterable<Uint8Array>, o: Par
     return p.done as FormattedBatch;
   };
 
-  const maxInFlight = 2 * workers.length;
+  // One chunk per worker plus the one being written: more buys no speed, only memory.
+  const maxInFlight = workers.length + 1;
   let seq = 0;
   let next = 0;
   try {
