@@ -7,16 +7,15 @@
 import { InvalidArgumentError } from 'commander';
 import { ConfigError, InputError } from '../errors.js';
 import { SwitchedMoE } from '../router/switched-moe.js';
-import { AtomicFile } from '../sinks/atomic-file.js';
 import { routePackedBatches } from '../job/batch-pipeline.js';
 import { countChars } from '../model/expert-models.js';
 import { ScoreHistogram, calibrateBudget, checkRisingPrices, type BudgetCalibration } from '../model/budget-calibration.js';
-import { CliError, ioError, warn } from './cli-errors.js';
+import { CliError, warn } from './cli-errors.js';
 import { openRecordSource } from './record-source.js';
 import { loadConfigFile, type ConfigFile } from './options.js';
 import { loadExpertModels } from './models-config.js';
 import { formatCost } from './cost-summary.js';
-import type { CalibrateOptions } from './calibrate-command.js';
+import { writeCalibratedConfig, type CalibrateOptions } from './calibrate-command.js';
 
 export type BudgetCalibrateOptions = Omit<CalibrateOptions, 'target'> & { target?: number[]; budget?: number };
 
@@ -85,17 +84,7 @@ export async function runBudgetCalibrate(input: string | undefined, o: BudgetCal
     if (err instanceof ConfigError) throw new CliError(err.message);
     throw err;
   }
-  const config: ConfigFile = { ...base, numExperts: models.length, boundaries: cal.boundaries };
-  delete config.complexityThreshold;
-  if (o.writeConfig) {
-    try {
-      const f = await AtomicFile.open(o.writeConfig);
-      await f.write(JSON.stringify(config, null, 2) + '\n');
-      await f.commit();
-    } catch (err) {
-      throw ioError('write config', o.writeConfig, err);
-    }
-  }
+  const config = await writeCalibratedConfig(base, models.length, cal.boundaries, o.writeConfig);
   if (o.json) {
     process.stdout.write(JSON.stringify({ input: opened.name, skipped, ...cal, config }, null, 2) + '\n');
     return 0;

@@ -126,6 +126,22 @@ export function calibrate(sorted: Uint32Array, targets: readonly number[]): Cali
   return result;
 }
 
+/** The calibrated config (the base's weights, caps and models kept; boundaries replaced), written with --write-config. */
+export async function writeCalibratedConfig(base: ConfigFile, numExperts: number, boundaries: number[], path: string | undefined): Promise<ConfigFile> {
+  const config: ConfigFile = { ...base, numExperts, boundaries };
+  delete config.complexityThreshold;
+  if (path) {
+    try {
+      const f = await AtomicFile.open(path);
+      await f.write(JSON.stringify(config, null, 2) + '\n');
+      await f.commit();
+    } catch (err) {
+      throw ioError('write config', path, err);
+    }
+  }
+  return config;
+}
+
 export async function runCalibrate(input: string | undefined, o: CalibrateOptions): Promise<number> {
   if (o.budget !== undefined || (o.target as number[] | undefined) === undefined) return runBudgetCalibrate(input, o);
   const base: ConfigFile = o.config !== undefined ? await loadConfigFile(o.config) : {};
@@ -170,17 +186,7 @@ export async function runCalibrate(input: string | undefined, o: CalibrateOption
   }
   const sorted = scores.subarray(0, n).sort();
   const cal = calibrate(sorted, o.target);
-  const config: ConfigFile = { ...base, numExperts: o.target.length, boundaries: cal.boundaries };
-  delete config.complexityThreshold;
-  if (o.writeConfig) {
-    try {
-      const f = await AtomicFile.open(o.writeConfig);
-      await f.write(JSON.stringify(config, null, 2) + '\n');
-      await f.commit();
-    } catch (err) {
-      throw ioError('write config', o.writeConfig, err);
-    }
-  }
+  const config = await writeCalibratedConfig(base, o.target.length, cal.boundaries, o.writeConfig);
   if (o.json) {
     process.stdout.write(JSON.stringify({ input: opened.name, skipped, ...cal, config }, null, 2) + '\n');
     return 0;

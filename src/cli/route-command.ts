@@ -169,8 +169,8 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
           firstIndex: firstRecordIndex(text, format),
           firstLine: (text.range?.linesBefore ?? 0) + 1,
           maxRecordBytes: o.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES,
-          // chunks of at most 4 MiB: enough to keep a worker busy, small enough to bound memory
-          chunkBytes: Math.min(o.batchBytes, 4 << 20),
+          // chunks of 64 KiB to 4 MiB: enough to keep a worker busy, small enough to bound memory
+          chunkBytes: Math.max(64 << 10, Math.min(o.batchBytes, 4 << 20)),
           atFileStart: !text.range || text.range.start === 0,
         })
       : inProcessBatches(moe, opened.batches, {

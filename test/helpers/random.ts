@@ -1,14 +1,5 @@
-/** Seeded PRNG (mulberry32) so failures reproduce. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded PRNG (mulberry32) so failures reproduce: the dashboard's own. */
+export { seededRandom as rng } from '../../src/dashboard/aggregates.js';
 
 export function randomInt(r: () => number, n: number): number {
   return Math.floor(r() * n);
