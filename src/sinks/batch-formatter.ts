@@ -102,8 +102,12 @@ function formatBytes(batch: RecordBatch, routing: Routed | null, upTo: number, s
   let bf = byteFormatters.get(key);
   if (!bf) byteFormatters.set(key, (bf = new ByteFormatter({ format: spec.format, includeText: spec.includeText, errorColumn: spec.errorColumn })));
   const parts: Uint8Array[] = [];
-  const out = new ByteOutput((chunk) => parts.push(chunk.slice()), 1 << 20);
   const { bytes, offsets } = batch.text;
+  // Room for the whole batch as a rule (a record's fixed fields take at most 96 bytes, its text at most
+  // 6 per byte when escaped), so that the buffer itself is the output: no copy. Past the estimate the
+  // buffer is handed over in pieces, each copied.
+  const estimate = upTo * 96 + (spec.includeText ? Math.min(bytes.length * 2, 1 << 30) : 0) + 4096;
+  const out = new ByteOutput((chunk) => parts.push(chunk.slice()), Math.min(estimate, 64 << 20));
   let from = 0;
   const run = (to: number): void => {
     if (to <= from) return;
@@ -126,7 +130,7 @@ function formatBytes(batch: RecordBatch, routing: Routed | null, upTo: number, s
     from = e.local + 1;
   }
   run(upTo);
-  out.flush();
+  if (out.pos > 0) parts.push(out.buffer.subarray(0, out.pos));
   return parts;
 }
 
