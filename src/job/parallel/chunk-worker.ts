@@ -104,11 +104,18 @@ async function handle(seq: number, bytes: Uint8Array, skippedBytes: number): Pro
 /**
  * Each chunk leaves about three times its size in dead ArrayBuffers (the chunk, its output). V8
  * collects those only after external memory has grown by tens of MiB, per isolate: with a worker
- * per core that alone broke the memory bound. A full collection after each chunk costs about a
- * millisecond against the tens a chunk takes, and keeps each worker's garbage to one chunk.
+ * per core that alone broke the memory bound. A full collection every 16 MiB of input costs little
+ * against the routing of those bytes, and keeps each worker's garbage to a few chunks.
  */
 setFlagsFromString('--expose-gc');
-const collect = runInNewContext('gc') as () => void;
+const gc = runInNewContext('gc') as () => void;
+let sinceCollect = 0;
+const collect = (bytes: number): void => {
+  sinceCollect += bytes;
+  if (sinceCollect < 16 << 20) return;
+  sinceCollect = 0;
+  gc();
+};
 
 // Chunks are handled one after another, in the order they arrive.
 let chain: Promise<void> = Promise.resolve();
@@ -122,7 +129,7 @@ port.on('message', (m: ToWorker) => {
     return;
   }
   chain = chain.then(() =>
-    handle(m.seq, m.bytes, m.skippedBytes).then(collect).catch((err: unknown) => {
+    handle(m.seq, m.bytes, m.skippedBytes).then(() => collect(m.bytes.length)).catch((err: unknown) => {
       const e = err instanceof Error ? err : new Error(String(err));
       port.postMessage({ type: 'failed', seq: m.seq, name: e.name, message: e.message, ...(e.stack ? { stack: e.stack } : {}) } satisfies FromWorker);
     }),

@@ -27,12 +27,19 @@ const WORKER_URL = new URL('./chunk-worker.js', import.meta.url);
 /**
  * The outputs the workers send are dead once written, but V8 collects
  * ArrayBuffers only after external memory has grown by tens of MiB: a full
- * collection after each written chunk (a few ms against a chunk's tens)
- * keeps that garbage to a chunk or two.
+ * collection every few chunks keeps that garbage small.
  */
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as (options?: { type: 'minor' | 'major' }) => void;
-const collect = (): void => gc({ type: 'major' });
+const COLLECT_EVERY_BYTES = 16 << 20;
+let sinceCollect = 0;
+/** A full collection every 16 MiB written: often enough to bound the garbage, rare enough to cost little. */
+const collect = (b: FormattedBatch): void => {
+  sinceCollect += b.inputBytes;
+  if (sinceCollect < COLLECT_EVERY_BYTES) return;
+  sinceCollect = 0;
+  gc({ type: 'major' });
+};
 
 interface Pending {
   counted: { records: number; lines: number } | null;
@@ -119,13 +126,15 @@ export async function* parallelBatches(source: AsyncIterable<Uint8Array>, o: Par
       worker.postMessage({ type: 'chunk', seq, bytes, skippedBytes } satisfies ToWorker, [bytes.buffer as ArrayBuffer]);
       seq++;
       while (seq - next >= maxInFlight) {
-        yield await result(next++);
-        collect();
+        const b = await result(next++);
+        yield b;
+        collect(b);
       }
     }
     while (next < seq) {
-      yield await result(next++);
-      collect();
+      const b = await result(next++);
+      yield b;
+      collect(b);
     }
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));
