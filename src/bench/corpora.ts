@@ -9,6 +9,7 @@ import { open } from 'node:fs/promises';
 import { ConfigError } from '../errors.js';
 import type { PackedBatch } from '../model/packed-batch.js';
 import { RecordReader, formatFromPath, type InputFormat } from '../sources/record-reader.js';
+import { seededRandom } from '../dashboard/aggregates.js';
 
 export type CorpusKind = 'short' | 'medium' | 'long' | 'file';
 export const GENERATED_KINDS: readonly CorpusKind[] = ['short', 'medium', 'long'];
@@ -26,17 +27,8 @@ export interface BenchCorpus {
   complete: boolean;
 }
 
-/** Seeded PRNG (mulberry32): the same corpus on every run and machine. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded PRNG (mulberry32, the dashboard's sampler's): the same corpus on every run and machine. */
+export const seeded = seededRandom;
 
 // Prose, code, numbers, symbols and several scripts, so every feature of the model moves; no LF, no CR.
 const PIECES = [
