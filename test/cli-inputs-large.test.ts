@@ -4,34 +4,15 @@
  * is a bad record, not a crash; a 600 MB line with --include-text is written
  * from its bytes. One 600 MB file is shared by these tests.
  */
-import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync, readSync, statSync, writeSync } from 'node:fs';
 import { constants as bufferConstants } from 'node:buffer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, jsonl, ROOT, runCli, tempDir } from './helpers/cli.js';
+import { CLI, jsonl, runCli, tempDir, errorLine, shell } from './helpers/cli.js';
 
 const tmp = tempDir('moe-inputs-large-');
 afterAll(() => tmp.cleanup());
 
 const CPU = ['--backend', 'cpu'];
-
-function shell(cmd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('bash', ['-c', `set -o pipefail; ${cmd}`], { cwd: ROOT, env: { ...process.env, CLI: `${process.execPath} ${CLI}` } });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }));
-  });
-}
-
-function errorLine(stderr: string): string {
-  const lines = stderr.split('\n').filter((l) => l.startsWith('moe-router: error:'));
-  expect(lines).toHaveLength(1);
-  return lines[0];
-}
 
 describe('a stream without line ends', () => {
   it('300 MB of NUL bytes on stdin at the default limit: exit 1 naming stdin and line 1', async () => {

@@ -10,33 +10,13 @@ import { execFileSync, spawn } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CLI, jsonl, ROOT, runCli, tempDir } from './helpers/cli.js';
+import { CLI, jsonl, ROOT, runCli, tempDir, errorLine, shell } from './helpers/cli.js';
 import { SwitchedMoE } from '../src/index.js';
 
 const tmp = tempDir('moe-inputs-');
 afterAll(() => tmp.cleanup());
 
 const CPU = ['--backend', 'cpu'];
-
-/** Runs a bash pipeline in which $CLI is the built binary (for `head -c ... | $CLI route -`). */
-function shell(cmd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('bash', ['-c', `set -o pipefail; ${cmd}`], { cwd: ROOT, env: { ...process.env, CLI: `${process.execPath} ${CLI}` } });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }));
-  });
-}
-
-/** The last line of stderr that is an error line. */
-function errorLine(stderr: string): string {
-  const lines = stderr.split('\n').filter((l) => l.startsWith('moe-router: error:'));
-  expect(lines).toHaveLength(1);
-  return lines[0];
-}
 
 async function route(texts: (string | Uint8Array)[]): Promise<{ expert: number; complexity: number; confidence: number }[]> {
   const moe = new SwitchedMoE({ backend: 'cpu' });

@@ -14,24 +14,13 @@ import { computeStatistics } from '../src/backends/cpu-reference/statistics.js';
 import { ConfigError } from '../src/errors.js';
 import { packStrings, type PackedBatch } from '../src/model/packed-batch.js';
 import { resolveRouterConfig, type RouterConfig, type RouterOptions } from '../src/model/router-config.js';
-import { PIECES, packBytes, randomBytes, randomInt, randomText, rng } from './helpers/random.js';
+import { packBytes, randomBytes, randomInt, randomText, rng } from './helpers/random.js';
+import { AWKWARD, INVALID_UTF8, byteSoupEveryLength as byteSoup, textEveryLength as textOfEveryLength } from './helpers/input-classes.js';
 
-const r = rng(2024);
-const byteSoupEveryLength = packBytes(Array.from({ length: 700 }, (_, n) => randomBytes(r, n)));
-const textEveryLength: string[] = [];
-for (let n = 0; n <= 700; n++) {
-  let s = '';
-  while (Buffer.byteLength(s) < n) s += PIECES[randomInt(r, PIECES.length)];
-  textEveryLength.push(s);
-}
-const awkward = [
-  '', '\0', '\0\0\0', 'a\0b', '\r\n', 'line\r\n', '\r', '\t\t', ' leading', 'trailing ', '   ',
-  '🎉', '👨‍👩‍👧‍👦', '🏳️‍🌈 flag', '東京は日本の首都です。', '机器学习', '한국어 텍스트', 'e\u0301te\u0301', 'a\u0300\u0301\u0302',
-  'مرحبا بالعالم', 'שלום עולם', '\u202eevil\u202c', 'नमस्ते', '\ufeffBOM', '\u{10ffff}', '\ud800', 'x'.repeat(1025),
-];
-const invalidUtf8 = [
-  [0x80], [0xbf, 0xbf], [0xc3], [0xe6, 0x97], [0xf0, 0x9f, 0x8e], [0xff, 0xfe, 0x00], [0xc0, 0xaf], [0xed, 0xa0, 0x80], [0x61, 0x80, 0x61],
-].map((b) => Uint8Array.from(b));
+const byteSoupEveryLength = byteSoup(699);
+const textEveryLength = textOfEveryLength(700);
+const awkward = AWKWARD;
+const invalidUtf8 = INVALID_UTF8;
 const allBytes = Uint8Array.from({ length: 256 }, (_, b) => b);
 const eachByte = packBytes([allBytes, allBytes.slice().reverse(), ...Array.from(allBytes, (b) => Uint8Array.of(b, b, 0x20, b))]);
 const mixed = (seed: number, n: number): PackedBatch => {

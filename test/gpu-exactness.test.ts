@@ -10,7 +10,8 @@ import { afterAll, expect, it } from 'vitest';
 import { SwitchedMoE, packStrings, type PackedBatch, type PlanLimits } from '../src/index.js';
 import { describeGpu } from './helpers/gpu.js';
 import { expectIdenticalRouting } from './helpers/exact.js';
-import { PIECES, packBytes, randomBytes, randomInt, randomText, rng } from './helpers/random.js';
+import { packBytes, randomBytes, randomInt, randomText, rng } from './helpers/random.js';
+import { AWKWARD, INVALID_UTF8, byteSoupEveryLength as byteSoup, textEveryLength as textOfEveryLength } from './helpers/input-classes.js';
 
 const routers = new Map<string, SwitchedMoE>();
 function router(limits: Partial<PlanLimits> = {}, options: { numExperts?: number } = {}): SwitchedMoE {
@@ -33,22 +34,10 @@ async function expectExact(batch: readonly string[] | PackedBatch, label: string
   expectIdenticalRouting(gpu, cpu, label);
 }
 
-const r = rng(2024);
-const byteSoupEveryLength = packBytes(Array.from({ length: 3001 }, (_, n) => randomBytes(r, n)));
-const textEveryLength: string[] = [];
-for (let n = 0; n <= 3000; n++) {
-  let s = '';
-  while (Buffer.byteLength(s) < n) s += PIECES[randomInt(r, PIECES.length)];
-  textEveryLength.push(s);
-}
-const awkward = [
-  '', '\0', '\0\0\0', 'a\0b', '\r\n', 'line\r\n', '\r', '\t\t', ' leading', 'trailing ', '   ',
-  '🎉', '👨‍👩‍👧‍👦', '🏳️‍🌈 flag', '東京は日本の首都です。', '机器学习', '한국어 텍스트', 'e\u0301te\u0301', 'a\u0300\u0301\u0302',
-  'مرحبا بالعالم', 'שלום עולם', '\u202eevil\u202c', 'नमस्ते', '\ufeffBOM', '\u{10ffff}', '\ud800', 'x'.repeat(1025),
-];
-const invalidUtf8 = [
-  [0x80], [0xbf, 0xbf], [0xc3], [0xe6, 0x97], [0xf0, 0x9f, 0x8e], [0xff, 0xfe, 0x00], [0xc0, 0xaf], [0xed, 0xa0, 0x80], [0x61, 0x80, 0x61],
-].map((b) => Uint8Array.from(b));
+const byteSoupEveryLength = byteSoup(3000);
+const textEveryLength = textOfEveryLength(3000);
+const awkward = AWKWARD;
+const invalidUtf8 = INVALID_UTF8;
 
 describeGpu('GPU and CPU agree bit for bit', () => {
   it('on random byte soup (invalid UTF-8, NUL, controls) of every length 0..3000', async () => {

@@ -63,3 +63,23 @@ export function stderrLines(stderr: string): string[] {
 
 /** A seeded PRNG: the one the other tests use. */
 export { rng as prng } from './random.js';
+
+/** Runs a bash pipeline in which $CLI is the built binary (for `head -c ... | $CLI route -`). */
+export function shell(cmd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn('bash', ['-c', `set -o pipefail; ${cmd}`], { cwd: ROOT, env: { ...process.env, CLI: `${process.execPath} ${CLI}` } });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    child.on('error', reject);
+    child.on('close', (code) => resolvePromise({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }));
+  });
+}
+
+/** The one `moe-router: error:` line of a run's stderr (fails the test if there is not exactly one). */
+export function errorLine(stderr: string): string {
+  const lines = stderr.split('\n').filter((l) => l.startsWith('moe-router: error:'));
+  if (lines.length !== 1) throw new Error(`expected one error line on stderr, got ${lines.length}:\n${stderr}`);
+  return lines[0];
+}
