@@ -7,3 +7,4 @@ cpSync('src/backends/cpu/kernel.wasm', 'dist/backends/cpu/kernel.wasm');
 if (existsSync('dist/cli/main.js')) chmodSync('dist/cli/main.js', 0o755);
 // the dashboard page's files (HTML template, script, stylesheet) beside dashboard/*.js
 cpSync('src/dashboard/page', 'dist/dashboard/page', { recursive: true });
+cpSync('src/sinks/wasm/format.wasm', 'dist/sinks/wasm/format.wasm');

@@ -1,29 +1,34 @@
-// Builds the fast CPU kernel, src/backends/cpu/kernel.c -> kernel.wasm, with
-// Debian's clang and lld (apt-get install clang lld). The result is committed:
-// installing the package needs no compiler; CI (.ci/run) rebuilds it and
-// fails if the bytes differ from the committed file.
+// Builds the WebAssembly modules with Debian's clang and lld (apt-get install clang lld):
+//   src/backends/cpu/kernel.c -> kernel.wasm   the fast CPU kernel
+//   src/sinks/wasm/format.c   -> format.wasm   the output formatter
+// The results are committed: installing the package needs no compiler; CI
+// (.ci/run) rebuilds them and fails if the bytes differ from the committed files.
 import { execFileSync } from 'node:child_process';
 
+export const MODULES = ['src/backends/cpu/kernel', 'src/sinks/wasm/format'];
+
 const clang = process.env.CLANG ?? 'clang';
-execFileSync(
-  clang,
-  [
-    '--target=wasm32',
-    '-nostdlib',
-    '-O3',
-    '-std=c11',
-    '-Wall',
-    '-Wextra',
-    '-Werror',
-    '-fno-builtin',
-    '-msimd128',
-    '-Wl,--no-entry',
-    '-Wl,--strip-all',
-    '-Wl,--stack-first',
-    '-Wl,-z,stack-size=65536',
-    '-o',
-    'src/backends/cpu/kernel.wasm',
-    'src/backends/cpu/kernel.c',
-  ],
-  { stdio: 'inherit' },
-);
+for (const m of MODULES) {
+  execFileSync(
+    clang,
+    [
+      '--target=wasm32',
+      '-nostdlib',
+      '-O3',
+      '-std=c11',
+      '-Wall',
+      '-Wextra',
+      '-Werror',
+      '-fno-builtin',
+      '-msimd128',
+      '-Wl,--no-entry',
+      '-Wl,--strip-all',
+      '-Wl,--stack-first',
+      '-Wl,-z,stack-size=65536',
+      '-o',
+      `${m}.wasm`,
+      `${m}.c`,
+    ],
+    { stdio: 'inherit' },
+  );
+}

@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ByteFormatter, ByteOutput } from '../src/sinks/byte-formatter.js';
+import { WasmFormatter, type WasmFormatterSizes } from '../src/sinks/wasm/wasm-formatter.js';
 import { OUTPUT_FORMATS, RecordFormatter, recordText, type FormatOptions } from '../src/sinks/output-format.js';
 import { PIECES, randomBytes, randomInt, randomText, rng } from './helpers/random.js';
 
@@ -137,6 +138,70 @@ describe('the byte formatter writes what RecordFormatter writes', () => {
       bytes.record(c.out, index, 1023, 1, 65535);
     }
     expectSameBytes(c.bytes(), Buffer.from(want, 'utf8'), format);
+  });
+});
+
+/** The WebAssembly formatter's sizes: its defaults, and tiny ones that cut every window and send long texts to ByteFormatter. */
+const WASM_SIZES: [string, WasmFormatterSizes][] = [
+  ['default sizes', {}],
+  ['tiny windows', { windowBytes: 64, windowRecords: 3, outputBytes: 600 }],
+  ['one record per window', { windowRecords: 1, outputBytes: 1024 }],
+];
+
+describe('the WebAssembly formatter writes what RecordFormatter writes', () => {
+  const offsets = new Uint32Array(TEXTS.length + 1);
+  TEXTS.forEach((t, i) => (offsets[i + 1] = offsets[i] + t.length));
+  const packed = new Uint8Array(offsets[TEXTS.length]);
+  TEXTS.forEach((t, i) => packed.set(t, offsets[i]));
+  const n = TEXTS.length;
+  const experts = Uint32Array.from({ length: n }, (_, i) => (i * 7) % 1024);
+  const scores = Uint32Array.from({ length: n }, (_, i) => (i * 2654435761) % 65537);
+  const conf = Uint32Array.from({ length: n }, (_, i) => 65536 - ((i * 977) % 65537));
+
+  it.each(ALL_OPTIONS.flatMap((o) => WASM_SIZES.map(([label, sizes]) => [o, label, sizes] as const)))(
+    'for %j with %s, adversarial texts in a packed batch',
+    (options, _label, sizes) => {
+      const strings = new RecordFormatter(options);
+      let want = '';
+      // Records 10.. of the batch, numbered from 2^32 - 5 (indexes past 32 bits).
+      const first = 2 ** 32 - 5;
+      for (let i = 10; i < n; i++) want += strings.record(first + i - 10, experts[i], scores[i], conf[i], options.includeText ? recordText(TEXTS[i]) : undefined);
+      const c = collector(1000);
+      new WasmFormatter(options, sizes).records(c.out, first, n - 10, experts.subarray(10), scores.subarray(10), conf.subarray(10), packed, offsets.subarray(10));
+      expectSameBytes(c.bytes(), Buffer.from(want, 'utf8'), JSON.stringify(options));
+    },
+  );
+
+  it.each(OUTPUT_FORMATS)('for every one of the 65,537 Q16 values and awkward indices (%s)', (format) => {
+    const options = { format, includeText: false, errorColumn: format !== 'jsonl' };
+    const strings = new RecordFormatter(options);
+    const indices = [...Array.from({ length: 65537 }, (_, q) => q), 9, 10, 99, 100, 2 ** 31 - 1, 2 ** 31, 2 ** 32, 2 ** 53 - 1];
+    const e = Uint32Array.from(indices, (_, k) => (k < 65537 ? k & 3 : 0xffffffff));
+    const s = Uint32Array.from(indices, (_, k) => (k < 65537 ? k : 1));
+    const c2 = Uint32Array.from(indices, (_, k) => (k < 65537 ? 65536 - k : 65535));
+    let want = '';
+    const c = collector(1 << 20);
+    const f = new WasmFormatter(options);
+    // One record at a time where the index jumps; runs of consecutive indices in one call.
+    f.records(c.out, 0, 65537, e, s, c2);
+    for (let k = 0; k < indices.length; k++) want += strings.record(indices[k], e[k], s[k], c2[k]);
+    for (let k = 65537; k < indices.length; k++) f.records(c.out, indices[k], 1, e.subarray(k), s.subarray(k), c2.subarray(k));
+    expectSameBytes(c.bytes(), Buffer.from(want, 'utf8'), format);
+  });
+
+  it('writes a 3 MB text (past its window) through ByteFormatter, between records it formats itself', () => {
+    const options = { format: 'jsonl' as const, includeText: true, errorColumn: false };
+    const big = enc.encode('"quoted" \\ é\n'.repeat(200_000));
+    const texts = [enc.encode('before'), big, enc.encode('after')];
+    const offs = new Uint32Array(4);
+    texts.forEach((t, i) => (offs[i + 1] = offs[i] + t.length));
+    const all = new Uint8Array(offs[3]);
+    texts.forEach((t, i) => all.set(t, offs[i]));
+    const strings = new RecordFormatter(options);
+    const want = texts.map((t, i) => strings.record(i, i, 100 * i, 65536, recordText(t))).join('');
+    const c = collector(1 << 16);
+    new WasmFormatter(options).records(c.out, 0, 3, Uint32Array.of(0, 1, 2), Uint32Array.of(0, 100, 200), Uint32Array.of(65536, 65536, 65536), all, offs);
+    expectSameBytes(c.bytes(), Buffer.from(want, 'utf8'), 'big text');
   });
 });
 

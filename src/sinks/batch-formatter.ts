@@ -9,6 +9,9 @@ import type { RecordBatch } from '../sources/record-reader.js';
 import { RecordFormatter, TEXT_PIECE_BYTES, type OutputFormat } from './output-format.js';
 import { RecordAnnotations } from './record-annotations.js';
 import { ByteFormatter, ByteOutput } from './byte-formatter.js';
+import { WasmFormatter } from './wasm/wasm-formatter.js';
+import { wasmAvailable } from '../wasm/instance.js';
+import { CPU_KERNEL_ENV } from '../backends/cpu/cpu-backend.js';
 
 export interface OutputSpec {
   format: OutputFormat;
@@ -90,7 +93,29 @@ export function formatBatch(batch: RecordBatch, routing: Routed | null, upTo: nu
   return { output: parts, shards };
 }
 
-const byteFormatters = new Map<string, ByteFormatter>();
+/** What formats runs of routed records: the WebAssembly formatter, or its JavaScript twin. */
+type RunFormatter = Pick<ByteFormatter, 'records'>;
+const byteFormatters = new Map<string, { bytes: ByteFormatter; runs: RunFormatter }>();
+
+/** The formatters of an output spec, made once per thread. MOE_ROUTER_CPU_KERNEL=js keeps all of it in JavaScript. */
+function formattersFor(spec: OutputSpec): { bytes: ByteFormatter; runs: RunFormatter } {
+  const key = `${spec.format}/${spec.includeText}/${spec.errorColumn}`;
+  let f = byteFormatters.get(key);
+  if (!f) {
+    const options = { format: spec.format, includeText: spec.includeText, errorColumn: spec.errorColumn };
+    const bytes = new ByteFormatter(options);
+    let runs: RunFormatter = bytes;
+    if (wasmAvailable() && process.env[CPU_KERNEL_ENV] !== 'js') {
+      try {
+        runs = new WasmFormatter(options);
+      } catch {
+        // a runtime that cannot compile the module (no SIMD, say) keeps the JavaScript formatter
+      }
+    }
+    byteFormatters.set(key, (f = { bytes, runs }));
+  }
+  return f;
+}
 
 /**
  * The fast path of the formatter: records written as bytes into one reused
@@ -98,9 +123,7 @@ const byteFormatters = new Map<string, ByteFormatter>();
  * per record. Same bytes as RecordFormatter (test/byte-formatter.test.ts).
  */
 function formatBytes(batch: RecordBatch, routing: Routed | null, upTo: number, spec: OutputSpec): Uint8Array[] {
-  const key = `${spec.format}/${spec.includeText}/${spec.errorColumn}`;
-  let bf = byteFormatters.get(key);
-  if (!bf) byteFormatters.set(key, (bf = new ByteFormatter({ format: spec.format, includeText: spec.includeText, errorColumn: spec.errorColumn })));
+  const { bytes: bf, runs } = formattersFor(spec);
   const parts: Uint8Array[] = [];
   const { bytes, offsets } = batch.text;
   // Room for the whole batch as a rule (a record's fixed fields take at most 96 bytes, its text at most
@@ -112,7 +135,7 @@ function formatBytes(batch: RecordBatch, routing: Routed | null, upTo: number, s
   const run = (to: number): void => {
     if (to <= from) return;
     if (!routing) throw new Error('a batch with records was not routed');
-    bf.records(
+    runs.records(
       out,
       batch.firstIndex + from,
       to - from,

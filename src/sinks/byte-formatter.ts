@@ -77,7 +77,7 @@ function packWords(text: string, out: Uint32Array, at: number, words: number): v
   }
 }
 
-function q16Table(): { words: Uint32Array; length: Uint8Array } {
+export function q16Table(): { words: Uint32Array; length: Uint8Array } {
   if (q16Words === null || q16Length === null) {
     const words = new Uint32Array((ONE + 1) * Q16_WORDS);
     const length = new Uint8Array(ONE + 1);
@@ -146,6 +146,31 @@ const enum TextMode {
   Plain = 2,
 }
 
+/**
+ * The literals around a routed record's fields, in the order they are
+ * written: index, expert, complexity, confidence, [text], end. The CSV/TSV
+ * text is quoted per record (only when it needs it), so its quotes are not
+ * literals. Both byte formatters write these; RecordFormatter's templates are
+ * the definition they are tested against.
+ */
+export interface RecordLiterals {
+  index: string;
+  expert: string;
+  complexity: string;
+  confidence: string;
+  textOpen: string;
+  textClose: string;
+  end: string;
+}
+
+export function recordLiterals(options: FormatOptions): RecordLiterals {
+  if (options.format === 'jsonl') {
+    return { index: '{"index":', expert: ',"expert":', complexity: ',"complexity":', confidence: ',"confidence":', textOpen: ',"text":"', textClose: '"', end: '}\n' };
+  }
+  const d = options.format === 'tsv' ? '\t' : ',';
+  return { index: '', expert: d, complexity: d, confidence: d, textOpen: d, textClose: '', end: options.errorColumn ? `${d}\n` : '\n' };
+}
+
 export class ByteFormatter {
   private readonly jsonl: boolean;
   private readonly delimiter: number;
@@ -172,12 +197,13 @@ export class ByteFormatter {
     const t = q16Table();
     this.q16Words = t.words;
     this.q16Length = t.length;
+    const l = recordLiterals(options);
     this.lit = {
-      index: literal('{"index":'),
-      expert: literal(',"expert":'),
-      complexity: literal(',"complexity":'),
-      confidence: literal(',"confidence":'),
-      text: literal(',"text":"'),
+      index: literal(l.index),
+      expert: literal(l.expert),
+      complexity: literal(l.complexity),
+      confidence: literal(l.confidence),
+      text: literal(l.textOpen),
     };
   }
 

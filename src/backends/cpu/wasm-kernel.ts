@@ -5,21 +5,12 @@
  * of at most `windowBytes` into memory sized once at construction; a record
  * longer than a window is counted run by run.
  */
-import { readFileSync } from 'node:fs';
 import type { RouterConfig } from '../../model/router-config.js';
+import { align8, growTo, instantiate, type WasmMemory } from '../../wasm/instance.js';
+import { windowEnd } from '../../wasm/windows.js';
 import { KERNEL_PARAMS, MODEL_TABLES, checkRouteArguments, configTables, type FastKernel, type RouteOutput } from './kernel-tables.js';
 
-// The WebAssembly API as this module uses it: the project's TypeScript libs (ES2023, node 20
-// types) do not declare the global, and where it is missing the JavaScript kernel runs instead.
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
-interface WasmApi {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: object };
-}
-const wasmApi = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+export { wasmAvailable } from '../../wasm/instance.js';
 
 interface KernelExports {
   memory: WasmMemory;
@@ -52,21 +43,6 @@ export interface WasmKernelOptions {
   windowRecords?: number;
 }
 
-let compiled: object | null = null;
-
-/** The kernel, compiled once per thread. Beside this file both in src/ (tsx, tests) and in dist/ (after-build.mjs copies it). */
-function kernelModule(api: WasmApi): object {
-  compiled ??= new api.Module(readFileSync(new URL('./kernel.wasm', import.meta.url)));
-  return compiled;
-}
-
-/** Whether this runtime can run the kernel at all. */
-export function wasmAvailable(): boolean {
-  return wasmApi !== undefined && typeof wasmApi.Module === 'function';
-}
-
-const PAGE = 65536;
-
 export class WasmKernel implements FastKernel {
   readonly kind = 'wasm' as const;
   private readonly x: KernelExports;
@@ -84,22 +60,18 @@ export class WasmKernel implements FastKernel {
   constructor(options: WasmKernelOptions = {}) {
     this.windowBytes = Math.max(1, Math.floor(options.windowBytes ?? 4 << 20));
     this.windowRecords = Math.max(1, Math.floor(options.windowRecords ?? 65536));
-    if (wasmApi === undefined) throw new Error('this runtime has no WebAssembly');
-    const instance = new wasmApi.Instance(kernelModule(wasmApi), {});
-    this.x = instance.exports as unknown as KernelExports;
+    this.x = instantiate<KernelExports>(new URL('./kernel.wasm', import.meta.url));
     if (this.x.param_count() !== KERNEL_PARAMS.length) {
       throw new Error(`kernel.wasm expects ${this.x.param_count()} parameters, the host has ${KERNEL_PARAMS.length}: rebuild it (npm run build:wasm)`);
     }
-    const align = (n: number): number => (n + 7) & ~7;
-    this.bytesPtr = align(this.x.heap_base());
-    this.offsetsPtr = align(this.bytesPtr + this.windowBytes);
-    this.expertsPtr = align(this.offsetsPtr + 4 * (this.windowRecords + 1));
-    this.scoresPtr = align(this.expertsPtr + 4 * this.windowRecords);
-    this.confPtr = align(this.scoresPtr + 4 * this.windowRecords);
+    this.bytesPtr = align8(this.x.heap_base());
+    this.offsetsPtr = align8(this.bytesPtr + this.windowBytes);
+    this.expertsPtr = align8(this.offsetsPtr + 4 * (this.windowRecords + 1));
+    this.scoresPtr = align8(this.expertsPtr + 4 * this.windowRecords);
+    this.confPtr = align8(this.scoresPtr + 4 * this.windowRecords);
     const end = this.confPtr + 4 * this.windowRecords;
     const memory = this.x.memory;
-    const missing = Math.ceil(end / PAGE) - memory.buffer.byteLength / PAGE;
-    if (missing > 0) memory.grow(missing);
+    growTo(memory, end);
     // The memory never grows again, so these views stay valid.
     this.mem8 = new Uint8Array(memory.buffer);
     this.mem32 = new Uint32Array(memory.buffer);
@@ -158,15 +130,7 @@ export class WasmKernel implements FastKernel {
         i++;
         continue;
       }
-      // The most records from i that fit the window: offsets[j] - start <= W, j - i <= R.
-      let lo = i + 1;
-      let hi = Math.min(count, i + R);
-      while (lo < hi) {
-        const mid = (lo + hi + 1) >>> 1;
-        if (offsets[mid] - start <= W) lo = mid;
-        else hi = mid - 1;
-      }
-      const j = lo;
+      const j = windowEnd(offsets, i, count, W, R);
       const n = j - i;
       mem8.set(bytes.subarray(start, offsets[j]), bytesPtr);
       mem32.set(offsets.subarray(i, j + 1), offsetsPtr >>> 2);
