@@ -8,7 +8,7 @@
  *   computed at the start. Either way a regular file whose size changed while
  *   it was read gives a warning and `inputChanged` in --stats.
  */
-import { createReadStream } from 'node:fs';
+import { createReadStream, fstatSync } from 'node:fs';
 import { open, readFile, stat, type FileHandle } from 'node:fs/promises';
 import { CliError, ioError, warn } from './cli-errors.js';
 import { readFirstLine, shardRange, type ShardRange, type ShardSpec } from '../sources/shard-range.js';
@@ -16,6 +16,7 @@ import { RecordReader, type InputFormat } from '../sources/record-reader.js';
 import { sniffInput } from '../sources/container.js';
 import { MAGIC_BYTES } from '../sources/magic.js';
 import type { InputChange } from '../job/run-stats.js';
+import type { PositionedFile } from '../job/parallel/worker-pool.js';
 
 export interface OpenedInput {
   /** Name for messages ("-" is "stdin"). */
@@ -28,6 +29,12 @@ export interface OpenedInput {
   csvHeader?: Uint8Array;
   /** Set when the whole input has been read and the file's size differed from the one seen at the start. */
   changed?: InputChange;
+  /**
+   * A regular file, for readers that read it by positioned reads instead of
+   * `source` (the parallel path's workers). Whoever uses it calls finish()
+   * or close(); `source` is then never read.
+   */
+  positioned?: PositionedFile;
 }
 
 const CHUNK = 1 << 20;
@@ -80,15 +87,28 @@ export async function openInput(path: string | undefined, shard: ShardSpec | und
       throw ioError('read input', path, err);
     }
     const opened: OpenedInput = { name: path, source: emptySource(), size: range ? range.end - range.start : size, ...(range ? { range } : {}), ...(csvHeader ? { csvHeader } : {}) };
-    const chunks = fileChunks(fh, path, size, range, (change) => {
+    const onChange = (change: InputChange): void => {
       opened.changed = change;
       warn(
         `${path} changed size while it was read (${change.sizeAtStart} bytes at the start, ${change.sizeAtEnd} at the end; ${change.bytesRead} read${
           range ? ', --shard keeps the byte range computed at the start' : ''
         }): the output is what was read, not the file as it is now`,
       );
-    });
+    };
+    const chunks = fileChunks(fh, path, size, range, onChange);
     opened.source = await sniffInput(guarded(chunks, path), path, head);
+    const handle = fh;
+    opened.positioned = {
+      fd: fh.fd,
+      start: range?.start ?? 0,
+      end: range?.end ?? null,
+      size: () => fstatSync(handle.fd).size,
+      finish: (bytesRead) => {
+        const sizeAtEnd = fstatSync(handle.fd).size;
+        if (sizeAtEnd !== size) onChange({ path, sizeAtStart: size, sizeAtEnd, bytesRead });
+      },
+      close: () => handle.close().catch(() => undefined),
+    };
     return opened;
   } catch (err) {
     await fh.close().catch(() => undefined);

@@ -55,6 +55,8 @@ export interface RouteCommandOptions extends RouterCliOptions, DashboardCliOptio
 
 /** Hidden test hook: lose the GPU device after N GPU batches (needs SwitchedMoE.loseDeviceForTesting). */
 export const LOSE_DEVICE_ENV = 'MOE_ROUTER_TEST_LOSE_DEVICE_AFTER_BATCHES';
+/** Tests force tiny chunks (records straddling every boundary) through this; users have --batch-bytes. */
+export const CHUNK_BYTES_ENV = 'MOE_ROUTER_TEST_CHUNK_BYTES';
 
 const SHARD_EXT: Record<SourceFormat, string> = { lines: 'txt', jsonl: 'jsonl', csv: 'csv', tsv: 'tsv', parquet: 'parquet', arrow: 'arrow' };
 
@@ -156,7 +158,7 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
     const parallel = choice.backend !== 'gpu' && text !== undefined && rows.length === 0 && (format === 'lines' || format === 'jsonl');
     const threads = o.threads ?? availableParallelism();
     const batches: AsyncIterable<FormattedBatch> = parallel && text
-      ? parallelBatches(text.source, {
+      ? parallelBatches(text.positioned ? { kind: 'file', file: text.positioned } : { kind: 'stream', source: text.source }, {
           threads,
           config: moe.config,
           format: format as 'lines' | 'jsonl',
@@ -170,8 +172,9 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
           firstLine: (text.range?.linesBefore ?? 0) + 1,
           maxRecordBytes: o.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES,
           // chunks of 64 KiB to 4 MiB: enough to keep a worker busy, small enough to bound memory
-          chunkBytes: Math.max(64 << 10, Math.min(o.batchBytes, 4 << 20)),
+          chunkBytes: Number(process.env[CHUNK_BYTES_ENV] ?? 0) || Math.max(64 << 10, Math.min(o.batchBytes, 4 << 20)),
           atFileStart: !text.range || text.range.start === 0,
+          readError: (err) => ioError('read input', opened.name, err),
         })
       : inProcessBatches(moe, opened.batches, {
           ...(o.backend ? { backend: o.backend } : {}),

@@ -13,6 +13,7 @@ import { scoreStatistics } from '../../backends/cpu-reference/score.js';
 import { RecordReader, type RecordBatch } from '../../sources/record-reader.js';
 import { CpuBackend } from '../../backends/cpu/cpu-backend.js';
 import { packLinesInPlace } from '../../sources/lines-in-place.js';
+import { LineRangeReader } from '../../sources/line-ranges.js';
 import { toFormattedBatch, type FormattedBatch } from '../formatted-batch.js';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol.js';
 
@@ -23,6 +24,8 @@ if (!port) throw new Error('chunk-worker.js runs as a worker thread');
 // The kernel this worker runs, created once and reused for every chunk.
 const fast = init.kernel === 'cpu' ? new CpuBackend() : null;
 const description = fast ? fast.description : 'CPU reference (JavaScript)';
+// The range reader of a regular file (its buffer is reused from range to range).
+const ranges = init.fd !== undefined ? new LineRangeReader(init.fd, init.maxRecordBytes) : null;
 const bases = new Map<number, (base: { firstIndex: number; firstLine: number }) => void>();
 const early = new Map<number, { firstIndex: number; firstLine: number }>();
 
@@ -60,14 +63,38 @@ async function parse(seq: number, bytes: Uint8Array): Promise<RecordBatch> {
   return only ?? { firstIndex: 0, count: 0, text: { bytes: new Uint8Array(0), offsets: new Uint32Array(1) }, errors: [], inputBytes: bytes.length };
 }
 
-/** Buffers the worker may give away: its own, whole ArrayBuffers (never Node's shared pool). */
-function owned<T extends Uint8Array | Uint32Array>(b: T): T {
-  return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b : (b.slice() as T);
+/**
+ * A buffer the worker may give away whole: one it made for this chunk and mostly fills (an output
+ * sized by estimate); anything else is copied (a view into reused memory, Node's shared pool).
+ */
+function owned<T extends Uint8Array | Uint32Array>(b: T, mine: boolean): T {
+  if (mine && b.buffer.byteLength > Buffer.poolSize && b.byteLength >= b.buffer.byteLength / 2) return b;
+  if (mine && b.byteOffset === 0 && b.byteLength === b.buffer.byteLength) return b;
+  // A copy (TypedArray.prototype.slice: a Buffer's own slice() would be a view of the same memory).
+  return (b instanceof Uint32Array ? Uint32Array.prototype.slice.call(b) : Uint8Array.prototype.slice.call(b)) as T;
 }
 
-async function handle(seq: number, bytes: Uint8Array, skippedBytes: number): Promise<void> {
+/** A system error reading the file: the main thread reports it as a read error of the input, not as a bug. */
+class ReadFailure extends Error {
+  readonly code: string;
+  constructor(err: unknown) {
+    const e = err as NodeJS.ErrnoException;
+    super(e.message ?? String(err));
+    this.code = e.code ?? 'EIO';
+  }
+}
+
+/** Where a chunk's bytes came from: a transferred buffer the worker owns, or the range reader's reused one. */
+interface ChunkOrigin {
+  /** Input bytes the chunk stands for (skipped bytes of an over-long line, or a range's span). */
+  inputBytes: (parsed: number) => number;
+  reused: boolean;
+  eof: boolean;
+}
+
+async function handle(seq: number, bytes: Uint8Array, origin: ChunkOrigin): Promise<void> {
   const batch = await parse(seq, bytes);
-  batch.inputBytes += skippedBytes;
+  batch.inputBytes = origin.inputBytes(batch.inputBytes);
   const post = (m: FromWorker, transfer: ArrayBuffer[] = []): void => port!.postMessage(m, transfer);
   post({ type: 'counted', seq, records: batch.count, lines: batch.count });
   const t0 = performance.now();
@@ -90,15 +117,15 @@ async function handle(seq: number, bytes: Uint8Array, skippedBytes: number): Pro
   batch.firstIndex = base.firstIndex;
   for (const e of batch.errors) e.line += base.firstLine - 1;
   const out: FormattedBatch = toFormattedBatch(batch, routing, init.spec, init.onError, init.keepText, init.config);
-  out.output = out.output.map(owned);
-  if (out.shards) out.shards = out.shards.map(owned);
+  out.output = out.output.map((b) => owned(b, true));
+  if (out.shards) out.shards = out.shards.map((b) => owned(b, true));
   const transfer: ArrayBuffer[] = [...out.output.map((p) => p.buffer as ArrayBuffer), out.experts.buffer as ArrayBuffer, out.scoresQ16.buffer as ArrayBuffer, out.confidenceQ16.buffer as ArrayBuffer];
   if (out.shards) for (const s of out.shards) transfer.push(s.buffer as ArrayBuffer);
   if (out.text) {
-    out.text = { bytes: owned(out.text.bytes), offsets: owned(out.text.offsets) };
+    out.text = { bytes: owned(out.text.bytes, !origin.reused), offsets: owned(out.text.offsets, true) };
     transfer.push(out.text.bytes.buffer as ArrayBuffer, out.text.offsets.buffer as ArrayBuffer);
   }
-  post({ type: 'done', seq, batch: out }, [...new Set(transfer)]);
+  post({ type: 'done', seq, batch: out, eof: origin.eof }, [...new Set(transfer)]);
 }
 
 /**
@@ -128,10 +155,24 @@ port.on('message', (m: ToWorker) => {
     } else early.set(m.seq, m);
     return;
   }
+  const work =
+    m.type === 'range'
+      ? (): Promise<number> => {
+          if (!ranges) throw new Error('a range arrived at a worker that has no file');
+          let got;
+          try {
+            got = ranges.read(m.range);
+          } catch (err) {
+            throw new ReadFailure(err);
+          }
+          return handle(m.seq, got.bytes, { inputBytes: () => got.inputBytes, reused: true, eof: got.eof }).then(() => got.inputBytes);
+        }
+      : (): Promise<number> => handle(m.seq, m.bytes, { inputBytes: (n) => n + m.skippedBytes, reused: false, eof: false }).then(() => m.bytes.length);
   chain = chain.then(() =>
-    handle(m.seq, m.bytes, m.skippedBytes).then(() => collect(m.bytes.length)).catch((err: unknown) => {
+    work().then(collect).catch((err: unknown) => {
       const e = err instanceof Error ? err : new Error(String(err));
-      port.postMessage({ type: 'failed', seq: m.seq, name: e.name, message: e.message, ...(e.stack ? { stack: e.stack } : {}) } satisfies FromWorker);
+      const code = err instanceof ReadFailure ? err.code : undefined;
+      port.postMessage({ type: 'failed', seq: m.seq, name: e.name, message: e.message, ...(e.stack ? { stack: e.stack } : {}), ...(code ? { code } : {}) } satisfies FromWorker);
     }),
   );
 });

@@ -2,6 +2,7 @@
 import type { RouterConfig } from '../../model/router-config.js';
 import type { OutputSpec } from '../../sinks/batch-formatter.js';
 import type { FormattedBatch } from '../formatted-batch.js';
+import type { LineRange } from '../../sources/line-ranges.js';
 
 export interface WorkerInit {
   config: RouterConfig;
@@ -19,16 +20,22 @@ export interface WorkerInit {
   maxRecordBytes: number;
   /** The first chunk starts the file (a UTF-8 BOM there is skipped; elsewhere U+FEFF is text). */
   atFileStart: boolean;
+  /** A regular file's descriptor (shared by the threads of the process): the workers read their ranges of it themselves. */
+  fd?: number;
 }
 
 export type ToWorker =
   /** A chunk of whole lines (its buffer is transferred). */
   | { type: 'chunk'; seq: number; bytes: Uint8Array; skippedBytes: number }
+  /** A byte range of the file (init.fd) to read whole lines from (line-ranges.ts). */
+  | { type: 'range'; seq: number; range: LineRange }
   /** Where the chunk starts in the whole input, known once every earlier chunk is counted. */
   | { type: 'base'; seq: number; firstIndex: number; firstLine: number };
 
 export type FromWorker =
   /** Records and lines of a chunk, sent as soon as it is parsed (the next chunk's base depends on it). */
   | { type: 'counted'; seq: number; records: number; lines: number }
-  | { type: 'done'; seq: number; batch: FormattedBatch }
-  | { type: 'failed'; seq: number; name: string; message: string; stack?: string };
+  /** `eof`: a range met the end of the file. */
+  | { type: 'done'; seq: number; batch: FormattedBatch; eof: boolean }
+  /** `code`: a system error's code (EIO, ...) when reading the file failed. */
+  | { type: 'failed'; seq: number; name: string; message: string; stack?: string; code?: string };

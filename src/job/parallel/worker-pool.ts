@@ -13,13 +13,33 @@ import type { FormattedBatch } from '../formatted-batch.js';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol.js';
 import { lineAlignedChunks } from './rechunk.js';
 
-export interface ParallelOptions extends WorkerInit {
+/** A regular file the workers read themselves, range by range (positioned reads: the main thread reads nothing). */
+export interface PositionedFile {
+  fd: number;
+  /** First byte of the input: 0, or a --shard part's start. */
+  start: number;
+  /** A --shard part's end; null: the file's real end, however it moves while it is read. */
+  end: number | null;
+  /** The file's size now. */
+  size(): number;
+  /** Called once every range is read, with the bytes read (a size change is reported there). */
+  finish(bytesRead: number): void;
+  /** Closes the file; called whether the run succeeded or not. */
+  close(): Promise<void>;
+}
+
+/** Where the chunks come from: a stream the main thread cuts into whole lines, or a file the workers read. */
+export type ChunkFeed = { kind: 'stream'; source: AsyncIterable<Uint8Array> } | { kind: 'file'; file: PositionedFile };
+
+export interface ParallelOptions extends Omit<WorkerInit, 'fd'> {
   threads: number;
   /** Target chunk size in bytes (default 4 MiB). */
   chunkBytes?: number;
   /** Global index and 1-based line of the first record (a --shard part). */
   firstIndex: number;
   firstLine: number;
+  /** Turns a worker's failed read into the error the caller reports (it knows the input's name). */
+  readError?: (err: NodeJS.ErrnoException) => Error;
 }
 
 const WORKER_URL = new URL('./chunk-worker.js', import.meta.url);
@@ -44,20 +64,26 @@ const collect = (b: FormattedBatch): void => {
 interface Pending {
   counted: { records: number; lines: number } | null;
   done: FormattedBatch | null;
+  eof: boolean;
   worker: Worker;
   settle: (() => void) | null;
   error: Error | null;
 }
 
-function rebuildError(m: Extract<FromWorker, { type: 'failed' }>): Error {
+function rebuildError(m: Extract<FromWorker, { type: 'failed' }>, readError: ParallelOptions['readError']): Error {
   // Errors the user can act on keep their type; anything else is a bug with its stack.
   if (m.name === 'ConfigError') return new ConfigError(m.message);
+  if (m.code !== undefined) {
+    // a failed read of the file (EIO, ...): the system error, for the caller to name the input
+    const e: NodeJS.ErrnoException = Object.assign(new Error(m.message), { code: m.code });
+    return readError ? readError(e) : e;
+  }
   const e = new Error(`in a chunk worker: ${m.message}`);
   if (m.stack) e.stack = m.stack;
   return e;
 }
 
-export async function* parallelBatches(source: AsyncIterable<Uint8Array>, o: ParallelOptions): AsyncGenerator<FormattedBatch> {
+export async function* parallelBatches(feed: ChunkFeed, o: ParallelOptions): AsyncGenerator<FormattedBatch> {
   const init: WorkerInit = {
     config: o.config,
     format: o.format,
@@ -69,6 +95,7 @@ export async function* parallelBatches(source: AsyncIterable<Uint8Array>, o: Par
     kernel: o.kernel,
     maxRecordBytes: o.maxRecordBytes,
     atFileStart: o.atFileStart,
+    ...(feed.kind === 'file' ? { fd: feed.file.fd } : {}),
   };
   const workers = Array.from({ length: Math.max(1, o.threads) }, () => new Worker(WORKER_URL, { workerData: init }));
   const pending = new Map<number, Pending>();
@@ -94,8 +121,9 @@ export async function* parallelBatches(source: AsyncIterable<Uint8Array>, o: Par
         sendBases();
       } else if (m.type === 'done') {
         p.done = m.batch;
+        p.eof = m.eof;
       } else {
-        p.error = rebuildError(m);
+        p.error = rebuildError(m, o.readError);
       }
       if (m.type !== 'counted') p.settle?.();
     });
@@ -104,39 +132,81 @@ export async function* parallelBatches(source: AsyncIterable<Uint8Array>, o: Par
       for (const p of pending.values()) p.settle?.();
     });
   }
+  let lastEof = false;
   const result = async (seq: number): Promise<FormattedBatch> => {
     const p = pending.get(seq) as Pending;
     if (!p.done && !p.error && !crashed) await new Promise<void>((resolve) => (p.settle = resolve));
     pending.delete(seq);
     if (p.error) throw p.error;
     if (crashed) throw crashed;
+    lastEof = p.eof;
     return p.done as FormattedBatch;
   };
 
   // One chunk per worker plus the one being written: more buys no speed, only memory.
   const maxInFlight = workers.length + 1;
+  const chunkBytes = o.chunkBytes ?? 4 << 20;
   let seq = 0;
   let next = 0;
+  let bytesRead = 0;
+  const send = (m: ToWorker, transfer: ArrayBuffer[]): void => {
+    const worker = workers[seq % workers.length];
+    pending.set(seq, { counted: null, done: null, eof: false, worker, settle: null, error: null });
+    worker.postMessage(m, transfer);
+    seq++;
+  };
+  // A range past the end of the file gives nothing: no batch for it.
+  const worthWriting = (b: FormattedBatch): boolean => b.records > 0 || b.inputBytes > 0 || b.failure !== null;
   try {
     // Reading stops once a chunk failed (a bad record with onError 'fail', or an error): its result ends the run.
     const failed = (): boolean => crashed !== null || [...pending.values()].some((p) => p.error !== null || (p.done?.failure ?? null) !== null);
-    for await (const { bytes, skippedBytes } of lineAlignedChunks(source, o.chunkBytes ?? 4 << 20, o.maxRecordBytes, failed)) {
-      const worker = workers[seq % workers.length];
-      pending.set(seq, { counted: null, done: null, worker, settle: null, error: null });
-      worker.postMessage({ type: 'chunk', seq, bytes, skippedBytes } satisfies ToWorker, [bytes.buffer as ArrayBuffer]);
-      seq++;
-      while (seq - next >= maxInFlight) {
-        const b = await result(next++);
-        yield b;
-        collect(b);
+    const chunks = feed.kind === 'stream' ? lineAlignedChunks(feed.source, chunkBytes, o.maxRecordBytes, failed) : null;
+    if (chunks) {
+      for await (const { bytes, skippedBytes } of chunks) {
+        send({ type: 'chunk', seq, bytes, skippedBytes }, [bytes.buffer as ArrayBuffer]);
+        while (seq - next >= maxInFlight) {
+          const b = await result(next++);
+          yield b;
+          collect(b);
+        }
+      }
+    } else if (feed.kind === 'file') {
+      const file = feed.file;
+      const limit = file.end ?? Infinity;
+      let pos = file.start;
+      let planned = file.end ?? file.size();
+      for (;;) {
+        while (pos < planned && !failed()) {
+          send({ type: 'range', seq, range: { start: pos, end: pos + chunkBytes, inputStart: file.start, limit } }, []);
+          pos += chunkBytes;
+          while (seq - next >= maxInFlight) {
+            const b = await result(next++);
+            bytesRead += b.inputBytes;
+            if (worthWriting(b)) yield b;
+            collect(b);
+          }
+        }
+        if (file.end !== null || failed()) break;
+        // The whole file: read on, a range at a time, until a range meets its real end (it may have grown).
+        while (next < seq) {
+          const b = await result(next++);
+          bytesRead += b.inputBytes;
+          if (worthWriting(b)) yield b;
+          collect(b);
+        }
+        if (lastEof || failed()) break;
+        planned = Math.max(file.size(), pos + 1);
       }
     }
     while (next < seq) {
       const b = await result(next++);
-      yield b;
+      bytesRead += b.inputBytes;
+      if (worthWriting(b)) yield b;
       collect(b);
     }
+    if (feed.kind === 'file') feed.file.finish(bytesRead);
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));
+    if (feed.kind === 'file') await feed.file.close();
   }
 }

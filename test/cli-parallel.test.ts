@@ -1,0 +1,125 @@
+/**
+ * The parallel path of `route` (worker threads; a regular file is read by the
+ * workers themselves in byte ranges, stdin is cut by the main thread) against
+ * an oracle computed here from the CPU reference and RecordFormatter: every
+ * record once, in order, the same bytes, for 1 to 4 threads and chunks so tiny
+ * that records straddle every chunk and worker boundary.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { computeStatistics } from '../src/backends/cpu-reference/statistics.js';
+import { scoreStatistics } from '../src/backends/cpu-reference/score.js';
+import { resolveRouterConfig } from '../src/model/router-config.js';
+import { RecordFormatter } from '../src/sinks/output-format.js';
+import { prng, runCli, tempDir } from './helpers/cli.js';
+import { INVALID_UTF8 } from './helpers/input-classes.js';
+
+const tmp = tempDir('moe-parallel-');
+afterAll(() => tmp.cleanup());
+const CHUNK_ENV = 'MOE_ROUTER_TEST_CHUNK_BYTES';
+
+/** Lines of every awkward kind: CRLF, empty, a lone CR, invalid UTF-8, U+FEFF inside, a few long ones. */
+function corpus(lines: number, seed: number): Buffer {
+  const rand = prng(seed);
+  const enc = new TextEncoder();
+  const parts: Uint8Array[] = [Uint8Array.of(0xef, 0xbb, 0xbf)];
+  const words = ['alpha', 'Beta', 'x=1;', 'naïve', '東京', '🙂', 'fn(a,b)', '42', '\t', '\ufeff', '"q"', '\\'];
+  for (let i = 0; i < lines; i++) {
+    const r = rand();
+    if (r < 0.05) parts.push(new Uint8Array(0));
+    else if (r < 0.08) parts.push(INVALID_UTF8[i % INVALID_UTF8.length]);
+    else if (r < 0.09) parts.push(enc.encode('L'.repeat(2000 + Math.floor(rand() * 5000))));
+    else if (r < 0.1) parts.push(enc.encode('cr\ronly'));
+    else parts.push(enc.encode(Array.from({ length: Math.floor(rand() * 8) }, () => words[Math.floor(rand() * words.length)]).join(' ')));
+    parts.push(enc.encode(rand() < 0.2 ? '\r\n' : '\n'));
+  }
+  parts.push(enc.encode('last line without LF'));
+  return Buffer.concat(parts);
+}
+
+/** The expected JSONL, from the reference: the file split on LF, CR before LF dropped, the BOM at byte 0 skipped. */
+function oracle(file: Buffer, includeText: boolean): Buffer {
+  const body = file.subarray(3);
+  const records: Uint8Array[] = [];
+  for (let start = 0; start < body.length; ) {
+    let nl = body.indexOf(10, start);
+    if (nl < 0) nl = body.length;
+    const end = nl > start && body[nl - 1] === 13 && nl < body.length ? nl - 1 : nl;
+    records.push(body.subarray(start, end));
+    start = nl + 1;
+  }
+  const offsets = new Uint32Array(records.length + 1);
+  records.forEach((t, i) => (offsets[i + 1] = offsets[i] + t.length));
+  const batch = { bytes: Buffer.concat(records), offsets };
+  const n = records.length;
+  const r = scoreStatistics(resolveRouterConfig(), computeStatistics(batch.bytes, batch.offsets), n);
+  const f = new RecordFormatter({ format: 'jsonl', includeText, errorColumn: false });
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) out.push(f.record(i, r.experts[i], r.scoresQ16[i], r.confidenceQ16[i], includeText ? records[i] : undefined));
+  return Buffer.from(out.join(''), 'utf8');
+}
+
+describe('route on worker threads', () => {
+  const input = corpus(3000, 99);
+  const file = tmp.path('corpus.txt');
+  writeFileSync(file, input);
+  const want = oracle(input, false);
+  const wantText = oracle(input, true);
+
+  it('has an oracle with pinned counts (so a broken oracle cannot pass)', () => {
+    expect(want.toString().split('\n').length - 1).toBe(3001);
+    expect(input.length).toBeGreaterThan(60_000);
+  });
+
+  it.each([1, 2, 3, 4].flatMap((threads) => [0, 7, 64, 1000, 50_000].map((chunk) => [threads, chunk] as const)))(
+    'a file read by the workers, %i threads, chunks of %i bytes (0: the default): the reference output',
+    async (threads, chunk) => {
+      const out = tmp.path(`file-${threads}-${chunk}.jsonl`);
+      const r = await runCli(['route', file, '--backend', 'cpu', '--threads', String(threads), '--out', out, '-q'], chunk ? { env: { [CHUNK_ENV]: String(chunk) } } : {});
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(readFileSync(out).equals(want)).toBe(true);
+    },
+    60_000,
+  );
+
+  it.each([[1, 7], [3, 13], [4, 1000]] as const)('stdin cut by the main thread, %i threads, chunks of %i bytes: the reference output', async (threads, chunk) => {
+    const r = await runCli(['route', '-', '--backend', 'cpu', '--threads', String(threads), '-q'], { input, env: { [CHUNK_ENV]: String(chunk) } });
+    expect(r.code).toBe(0);
+    expect(r.stdout.equals(want)).toBe(true);
+  }, 60_000);
+
+  it('--include-text with tiny chunks, on the fast kernel and on the reference in the workers', async () => {
+    for (const backend of ['cpu', 'cpu-reference']) {
+      const r = await runCli(['route', file, '--backend', backend, '--threads', '3', '--include-text', '-q'], { env: { [CHUNK_ENV]: '29' } });
+      expect(r.code).toBe(0);
+      expect(r.stdout.equals(wantText)).toBe(true);
+    }
+  }, 60_000);
+
+  it('--max-record-bytes with --on-error skip: the same error records whether the workers read the file or stdin is cut', async () => {
+    const args = ['--backend', 'cpu', '--threads', '2', '--max-record-bytes', '3000', '--on-error', 'skip', '-q'];
+    const fromFile = await runCli(['route', file, ...args], { env: { [CHUNK_ENV]: '500' } });
+    const fromStdin = await runCli(['route', '-', ...args], { input, env: { [CHUNK_ENV]: '700' } });
+    expect(fromFile.code).toBe(0);
+    expect(fromStdin.code).toBe(0);
+    expect(fromFile.stdout.equals(fromStdin.stdout)).toBe(true);
+    const lines = fromFile.out.split('\n').filter((l) => l !== '');
+    expect(lines.length).toBe(3001);
+    const errors = lines.filter((l) => l.includes('"error"'));
+    expect(errors.length).toBeGreaterThan(5);
+    expect(errors[0]).toMatch(/longer than/);
+  }, 60_000);
+
+  it('jsonl input parsed in the workers, tiny chunks: the same records as one thread with the default chunks', async () => {
+    const records = want.toString().split('\n').filter((l) => l !== '').map((l, i) => JSON.stringify({ id: i, body: l }));
+    const jl = tmp.path('records.jsonl');
+    writeFileSync(jl, records.join('\n') + '\n');
+    const one = await runCli(['route', jl, '--field', 'body', '--backend', 'cpu-reference', '--threads', '1', '-q']);
+    const many = await runCli(['route', jl, '--field', 'body', '--backend', 'cpu', '--threads', '4', '-q'], { env: { [CHUNK_ENV]: '97' } });
+    expect(one.code).toBe(0);
+    expect(many.code).toBe(0);
+    expect(one.stdout.length).toBeGreaterThan(100_000);
+    expect(many.stdout.equals(one.stdout)).toBe(true);
+  }, 60_000);
+});
