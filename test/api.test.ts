@@ -1,6 +1,8 @@
 /** The public API around the engine: backends, adapter choice, fallback, errors, lifetime. */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { existsSync, readdirSync } from 'node:fs';
+import { gpuDeviceNodes } from '../src/backends/gpu/gpu-devices.js';
 import { describe, expect, it } from 'vitest';
 import {
   ConfigError,
@@ -84,6 +86,22 @@ describe('adapter choice and fallback', () => {
     expect([a.backend, b.backend, c.backend]).toEqual(['cpu', 'cpu', 'cpu']);
     expect(warnings).toEqual([]);
     expect((await moe.chooseBackend()).reason).toMatch(/^auto: no WebGPU adapter/);
+  });
+
+  it("'auto' on a machine with no GPU device node chooses the fast CPU without opening Dawn, and says why", async () => {
+    expect(gpuDeviceNodes('darwin')).toBeNull();
+    const nodes = gpuDeviceNodes();
+    const listed = ['/dev/dri', '/dev'].flatMap((d) => (existsSync(d) ? readdirSync(d).filter((n) => /^(renderD|nvidia)/.test(n)).map((n) => `${d}/${n}`) : []));
+    expect(nodes).toEqual([...listed.filter((p) => p.startsWith('/dev/dri')), ...listed.filter((p) => !p.startsWith('/dev/dri')), ...(existsSync('/dev/dxg') ? ['/dev/dxg'] : [])]);
+    const moe = new SwitchedMoE();
+    const choice = await moe.chooseBackend();
+    if (nodes?.length === 0) {
+      expect(choice).toEqual({ backend: 'cpu', reason: expect.stringMatching(/^auto: no GPU device on this machine/) });
+      expect((await moe.routeBatch(texts)).backend).toBe('cpu');
+    } else {
+      expect(choice.reason).not.toMatch(/no GPU device/);
+    }
+    await moe.dispose();
   });
 
   it('rejects an unknown GPU backend from the environment when the router is made, as MOE_ROUTER_BACKEND', async () => {

@@ -23,7 +23,8 @@ import { resolveRouterConfig, type RouterConfig, type RouterOptions } from '../m
 import { defaultPlanLimits, validatePlanLimits, type PlanLimits } from '../backends/gpu/batch-plan.js';
 import { GpuContext, resolveGpuBackend } from '../backends/gpu/gpu-context.js';
 import { CpuBackend } from '../backends/cpu/cpu-backend.js';
-import { GPU_ADAPTER_ENV, type GpuOptions } from '../backends/gpu/gpu-options.js';
+import { GPU_ADAPTER_ENV, GPU_BACKEND_ENV, type GpuOptions } from '../backends/gpu/gpu-options.js';
+import { gpuDeviceNodes } from '../backends/gpu/gpu-devices.js';
 import { GpuRouter } from '../backends/gpu/route-gpu.js';
 import { batchSize, packStrings, validatePackedBatch, type PackedBatch } from '../model/packed-batch.js';
 
@@ -370,6 +371,11 @@ export class SwitchedMoE {
       return Promise.resolve({ backend: this.backend, reason: why });
     }
     this.autoChoice ??= (async (): Promise<BackendChoice> => {
+      // No GPU device node and nothing asked of the GPU: there is no hardware adapter to find.
+      const asked = this.gpuOptions !== undefined || this.autoTakesSoftware || [GPU_BACKEND_ENV, GPU_ADAPTER_ENV].some((k) => (process.env[k] ?? '') !== '');
+      if (!asked && gpuDeviceNodes()?.length === 0) {
+        return { backend: 'cpu', reason: 'auto: no GPU device on this machine (no /dev/dri render node, /dev/nvidia* or /dev/dxg), so the fast CPU backend' };
+      }
       const gpu = await this.acquireGpu('auto');
       if (!gpu) {
         // No adapter is a fact of the machine; missing bindings are an install problem the user can fix.
