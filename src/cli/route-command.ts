@@ -13,7 +13,7 @@ import type { OutputSpec } from '../sinks/batch-formatter.js';
 import type { ByteWriter } from '../sinks/byte-writer.js';
 import { DEFAULT_MAX_RECORD_BYTES } from '../sources/record-reader.js';
 import { parseShard } from '../sources/shard-range.js';
-import { inProcessBatches, runRouteJob, type FallbackState, type JobSinks, type RowSink } from '../job/route-job.js';
+import { inProcessBatches, routeChunksWith, routeInPieces, routeWithFallback, runRouteJob, type FallbackState, type JobSinks, type RowSink } from '../job/route-job.js';
 import { parallelBatches } from '../job/parallel/worker-pool.js';
 import type { FormattedBatch } from '../job/formatted-batch.js';
 import type { RouteJobListener } from '../job/events.js';
@@ -151,11 +151,20 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
 
     const loseAfter = Number(process.env[LOSE_DEVICE_ENV] ?? '0');
     const state: FallbackState = { cpuFallbackBatches: 0, deviceLost: false };
-    // lines and jsonl on the CPU: workers parse, route and format chunks of whole lines.
-    // csv/tsv (a quoted field may hold an LF, so a chunk cannot be cut at any LF) and the GPU: in process.
+    // lines and jsonl: workers read, parse, route (CPU) and format chunks of whole lines; on the GPU the main
+    // thread routes their chunks. csv/tsv (a quoted field may hold an LF, so a chunk cannot be cut at any LF)
+    // and row sinks (Parquet): in process.
     const choice = await moe.chooseBackend();
     const text = opened.text;
-    const parallel = choice.backend !== 'gpu' && text !== undefined && rows.length === 0 && (format === 'lines' || format === 'jsonl');
+    const parallel = text !== undefined && rows.length === 0 && (format === 'lines' || format === 'jsonl');
+    const policy = {
+      ...(o.backend ? { backend: o.backend } : {}),
+      onWarning: warn,
+      ...(loseAfter > 0 ? { afterGpuBatch: async (done: number) => (done === loseAfter ? moe.loseDeviceForTesting() : undefined) } : {}),
+      ...(spec.explain ? { includeStats: true } : {}),
+    };
+    // On the GPU the workers read, parse and format; the main thread routes each chunk on the device.
+    const routeOnMain = choice.backend === 'gpu' ? routeChunksWith(routeInPieces(routeWithFallback(moe, policy, state), o.batchRecords, o.batchBytes), state) : undefined;
     const threads = o.threads ?? availableParallelism();
     const batches: AsyncIterable<FormattedBatch> = parallel && text
       ? parallelBatches(text.positioned ? { kind: 'file', file: text.positioned } : { kind: 'stream', source: text.source }, {
@@ -175,17 +184,15 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
           chunkBytes: Number(process.env[CHUNK_BYTES_ENV] ?? 0) || Math.max(64 << 10, Math.min(o.batchBytes, 4 << 20)),
           atFileStart: !text.range || text.range.start === 0,
           readError: (err) => ioError('read input', opened.name, err),
+          ...(routeOnMain ? { route: routeOnMain } : {}),
         })
       : inProcessBatches(moe, opened.batches, {
-          ...(o.backend ? { backend: o.backend } : {}),
-          onWarning: warn,
-          ...(loseAfter > 0 ? { afterGpuBatch: async (done: number) => (done === loseAfter ? moe.loseDeviceForTesting() : undefined) } : {}),
+          ...policy,
           spec,
           onError: o.onError,
           keepText: listeners.length > 0,
           keepSource: rows.length > 0,
           state,
-          ...(spec.explain ? { includeStats: true } : {}),
         });
     const { stats, failure } = await runRouteJob({
       moe,

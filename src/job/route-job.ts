@@ -19,7 +19,7 @@ import type { RecordBatch } from '../sources/record-reader.js';
 import { outputHeader, type OutputSpec } from '../sinks/batch-formatter.js';
 import type { ByteWriter } from '../sinks/byte-writer.js';
 import { NO_EXPERT, type BatchEvent, type RouteJobListener } from './events.js';
-import { toFormattedBatch, type FormattedBatch } from './formatted-batch.js';
+import { toFormattedBatch, type BatchRoutingInfo, type FormattedBatch } from './formatted-batch.js';
 import { shares, STATS_VERSION, type RunStats } from './run-stats.js';
 import type { InputFingerprint } from './input-fingerprint.js';
 import { routerFingerprint } from '../model/router-fingerprint.js';
@@ -69,6 +69,74 @@ export function routeWithFallback(moe: SwitchedMoE, policy: RoutingPolicy, state
       state.cpuFallbackBatches++;
       return moe.routeBatch(batch, { backend: 'cpu', ...stats });
     }
+  };
+}
+
+/**
+ * Chunks routed one at a time, in the order asked, as the formatter takes them: the results, the
+ * backend, whether the batch fell back to the CPU, and how long it took. The in-process producer
+ * and the workers' main-thread routing (GPU) both go through it.
+ */
+export function routeChunksWith(route: (batch: PackedBatch) => Promise<ChunkRouting>, state: FallbackState): (text: PackedBatch) => Promise<BatchRoutingInfo> {
+  let chain: Promise<unknown> = Promise.resolve();
+  return (text) => {
+    const p = chain.then(async (): Promise<BatchRoutingInfo> => {
+      const t0 = performance.now();
+      const before = state.cpuFallbackBatches;
+      const r = await route(text);
+      return { ...r, backend: r.backend, adapter: r.adapter, fallback: state.cpuFallbackBatches > before, routeMs: performance.now() - t0 };
+    });
+    chain = p.catch(() => undefined);
+    return p;
+  };
+}
+
+/** A chunk's routing: a BatchRouting whose backend may name several ("gpu+cpu"). */
+export type ChunkRouting = Omit<BatchRouting, 'backend'> & { backend: string };
+
+/**
+ * Routes a chunk as batches of at most `maxRecords` records and about `maxBytes` bytes
+ * (--batch-records, --batch-bytes): the device sees the batches the user asked for, and a device
+ * lost between two of them sends only the later ones to the CPU. The results are joined in order.
+ */
+export function routeInPieces(route: (batch: PackedBatch) => Promise<BatchRouting>, maxRecords: number, maxBytes: number): (batch: PackedBatch) => Promise<ChunkRouting> {
+  return async (batch) => {
+    const n = batch.offsets.length - 1;
+    if (n <= maxRecords && batch.offsets[n] - batch.offsets[0] <= maxBytes) return route(batch);
+    const pieces: BatchRouting[] = [];
+    for (let i = 0; i < n; ) {
+      let j = Math.min(n, i + Math.max(1, maxRecords));
+      while (j > i + 1 && batch.offsets[j] - batch.offsets[i] > maxBytes) j = i + Math.max(1, (j - i) >>> 1);
+      const base = batch.offsets[i];
+      const offsets = batch.offsets.slice(i, j + 1);
+      for (let k = 0; k < offsets.length; k++) offsets[k] -= base;
+      pieces.push(await route({ bytes: batch.bytes.subarray(base, batch.offsets[j]), offsets }));
+      i = j;
+    }
+    const join = <T extends Uint32Array | Float32Array>(get: (r: BatchRouting) => T | undefined, make: (n: number) => T): T => {
+      const out = make(pieces.reduce((t, r) => t + (get(r)?.length ?? 0), 0));
+      let at = 0;
+      for (const r of pieces) {
+        const a = get(r);
+        if (a) out.set(a as never, at);
+        at += a?.length ?? 0;
+      }
+      return out;
+    };
+    const first = pieces[0];
+    const unique = (names: string[]): string => [...new Set(names)].join('+');
+    return {
+      ...first,
+      count: n,
+      experts: join((r) => r.experts, (k) => new Uint32Array(k)),
+      scoresQ16: join((r) => r.scoresQ16, (k) => new Uint32Array(k)),
+      confidenceQ16: join((r) => r.confidenceQ16, (k) => new Uint32Array(k)),
+      scores: join((r) => r.scores, (k) => new Float32Array(k)),
+      confidence: join((r) => r.confidence, (k) => new Float32Array(k)),
+      ...(first.stats ? { stats: join((r) => r.stats, (k) => new Uint32Array(k)) } : {}),
+      backend: unique(pieces.map((r) => r.backend)),
+      adapter: [...new Set(pieces.map((r) => r.adapter))].join(' + '),
+    };
   };
 }
 
@@ -129,35 +197,19 @@ export async function* inProcessBatches(
   batches: AsyncIterable<RecordBatch>,
   o: RoutingPolicy & { spec: OutputSpec; onError: 'fail' | 'skip'; keepText: boolean; keepSource?: boolean; inFlight?: number; state: FallbackState },
 ): AsyncGenerator<FormattedBatch> {
-  const route = routeWithFallback(moe, o, o.state);
+  const route = routeChunksWith(routeWithFallback(moe, o, o.state), o.state);
   interface InFlight {
     batch: RecordBatch;
-    routing: Promise<{ r: BatchRouting; ms: number; fallback: boolean } | null>;
+    routing: Promise<BatchRoutingInfo | null>;
   }
   const queue: InFlight[] = [];
-  let chain: Promise<unknown> = Promise.resolve();
   const start = (batch: RecordBatch): InFlight => {
-    const p = chain.then(async () => {
-      if (batch.count === 0 || batch.errors.length === batch.count) return null;
-      const t0 = performance.now();
-      const before = o.state.cpuFallbackBatches;
-      const r = await route(batch.text);
-      return { r, ms: performance.now() - t0, fallback: o.state.cpuFallbackBatches > before };
-    });
-    chain = p.catch(() => undefined);
+    const p = batch.count === 0 || batch.errors.length === batch.count ? Promise.resolve(null) : route(batch.text);
     p.catch(() => undefined); // awaited (and thrown) in order below
     return { batch, routing: p };
   };
   const finish = async (job: InFlight): Promise<FormattedBatch> => {
-    const routed = await job.routing;
-    const formatted = toFormattedBatch(
-      job.batch,
-      routed ? { ...routed.r, backend: routed.r.backend, adapter: routed.r.adapter, fallback: routed.fallback, routeMs: routed.ms } : null,
-      o.spec,
-      o.onError,
-      o.keepText,
-      moe.config,
-    );
+    const formatted = toFormattedBatch(job.batch, await job.routing, o.spec, o.onError, o.keepText, moe.config);
     if (o.keepSource) formatted.source = job.batch;
     return formatted;
   };
@@ -258,8 +310,9 @@ export async function runRouteJob(o: RouteJobOptions): Promise<RouteJobResult> {
     }
     const writeMs = performance.now() - w0;
     if (b.records > b.errors) {
-      backends.add(b.backend);
-      adapters.add(b.adapter);
+      // a chunk routed in pieces names each backend it used: "gpu+cpu" after a device loss
+      for (const name of b.backend.split('+')) backends.add(name);
+      for (const name of b.adapter.split(' + ')) adapters.add(name);
     }
     const batchPerExpert = new Array<number>(numExperts).fill(0);
     for (let i = 0; i < b.records; i++) if (b.experts[i] !== NO_EXPERT) batchPerExpert[b.experts[i]]++;

@@ -14,7 +14,7 @@ import { RecordReader, type RecordBatch } from '../../sources/record-reader.js';
 import { CpuBackend } from '../../backends/cpu/cpu-backend.js';
 import { packLinesInPlace } from '../../sources/lines-in-place.js';
 import { LineRangeReader } from '../../sources/line-ranges.js';
-import { toFormattedBatch, type FormattedBatch } from '../formatted-batch.js';
+import { toFormattedBatch, type BatchRoutingInfo, type FormattedBatch } from '../formatted-batch.js';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol.js';
 
 const init = workerData as WorkerInit;
@@ -23,7 +23,7 @@ if (!port) throw new Error('chunk-worker.js runs as a worker thread');
 
 // The kernel this worker runs, created once and reused for every chunk.
 const fast = init.kernel === 'cpu' ? new CpuBackend() : null;
-const description = fast ? fast.description : 'CPU reference (JavaScript)';
+const description = fast ? fast.description : init.kernel === 'main' ? '' : 'CPU reference (JavaScript)';
 // The range reader of a regular file (its buffer is reused from range to range).
 const ranges = init.fd !== undefined ? new LineRangeReader(init.fd, init.maxRecordBytes) : null;
 const bases = new Map<number, (base: { firstIndex: number; firstLine: number }) => void>();
@@ -92,13 +92,33 @@ interface ChunkOrigin {
   eof: boolean;
 }
 
-async function handle(seq: number, bytes: Uint8Array, origin: ChunkOrigin): Promise<void> {
+/** Kernel 'main': chunks waiting for the main thread's routing. */
+const routed = new Map<number, (m: Extract<ToWorker, { type: 'routed' }>) => void>();
+
+/**
+ * Parses a chunk and starts its routing; the promise it returns settles once the chunk is routed,
+ * formatted and sent. With kernel 'main' the text is handed to the main thread, so the next chunk
+ * can be read while this one is on the device.
+ */
+async function handle(seq: number, bytes: Uint8Array, origin: ChunkOrigin): Promise<{ done: Promise<void> }> {
   const batch = await parse(seq, bytes);
   batch.inputBytes = origin.inputBytes(batch.inputBytes);
   const post = (m: FromWorker, transfer: ArrayBuffer[] = []): void => port!.postMessage(m, transfer);
   post({ type: 'counted', seq, records: batch.count, lines: batch.count });
+  if (init.kernel === 'main' && batch.count > batch.errors.length) {
+    // The text leaves this thread (transferred, so a copy of reused memory) and comes back routed.
+    const text = { bytes: owned(batch.text.bytes, !origin.reused), offsets: owned(batch.text.offsets, true) };
+    const back = new Promise<Extract<ToWorker, { type: 'routed' }>>((resolve) => routed.set(seq, resolve));
+    post({ type: 'route', seq, text }, [...new Set([text.bytes.buffer as ArrayBuffer, text.offsets.buffer as ArrayBuffer])]);
+    return {
+      done: back.then((m) => {
+        batch.text = m.text;
+        return finish(seq, batch, m.routing, { ...origin, reused: false });
+      }),
+    };
+  }
   const t0 = performance.now();
-  let routing = null;
+  let routing: BatchRoutingInfo | null = null;
   if (batch.count > batch.errors.length) {
     const n = batch.count;
     const { bytes, offsets } = batch.text;
@@ -113,6 +133,12 @@ async function handle(seq: number, bytes: Uint8Array, origin: ChunkOrigin): Prom
     }
     routing = { ...r, ...(init.spec.explain && stats ? { stats } : {}), backend: init.kernel, adapter: description, fallback: false, routeMs: performance.now() - t0 };
   }
+  return { done: finish(seq, batch, routing, origin) };
+}
+
+/** Formats a routed chunk once its base is known, and sends it. */
+async function finish(seq: number, batch: RecordBatch, routing: BatchRoutingInfo | null, origin: ChunkOrigin): Promise<void> {
+  const post = (m: FromWorker, transfer: ArrayBuffer[] = []): void => port!.postMessage(m, transfer);
   const base = await baseOf(seq);
   batch.firstIndex = base.firstIndex;
   for (const e of batch.errors) e.line += base.firstLine - 1;
@@ -147,6 +173,12 @@ const collect = (bytes: number): void => {
 // Chunks are handled one after another, in the order they arrive.
 let chain: Promise<void> = Promise.resolve();
 port.on('message', (m: ToWorker) => {
+  if (m.type === 'routed') {
+    const waiting = routed.get(m.seq);
+    routed.delete(m.seq);
+    waiting?.(m);
+    return;
+  }
   if (m.type === 'base') {
     const waiting = bases.get(m.seq);
     if (waiting) {
@@ -155,9 +187,14 @@ port.on('message', (m: ToWorker) => {
     } else early.set(m.seq, m);
     return;
   }
+  const fail = (err: unknown): void => {
+    const e = err instanceof Error ? err : new Error(String(err));
+    const code = err instanceof ReadFailure ? err.code : undefined;
+    port.postMessage({ type: 'failed', seq: m.seq, name: e.name, message: e.message, ...(e.stack ? { stack: e.stack } : {}), ...(code ? { code } : {}) } satisfies FromWorker);
+  };
   const work =
     m.type === 'range'
-      ? (): Promise<number> => {
+      ? (): Promise<{ done: Promise<void>; bytes: number }> => {
           if (!ranges) throw new Error('a range arrived at a worker that has no file');
           let got;
           try {
@@ -165,14 +202,16 @@ port.on('message', (m: ToWorker) => {
           } catch (err) {
             throw new ReadFailure(err);
           }
-          return handle(m.seq, got.bytes, { inputBytes: () => got.inputBytes, reused: true, eof: got.eof }).then(() => got.inputBytes);
+          const bytes = got.inputBytes;
+          return handle(m.seq, got.bytes, { inputBytes: () => bytes, reused: true, eof: got.eof }).then((h) => ({ ...h, bytes }));
         }
-      : (): Promise<number> => handle(m.seq, m.bytes, { inputBytes: (n) => n + m.skippedBytes, reused: false, eof: false }).then(() => m.bytes.length);
+      : (): Promise<{ done: Promise<void>; bytes: number }> =>
+          handle(m.seq, m.bytes, { inputBytes: (n) => n + m.skippedBytes, reused: false, eof: false }).then((h) => ({ ...h, bytes: m.bytes.length }));
+  // Chunks are read and parsed one after another; with kernel 'main' the next one starts while this one is routed.
   chain = chain.then(() =>
-    work().then(collect).catch((err: unknown) => {
-      const e = err instanceof Error ? err : new Error(String(err));
-      const code = err instanceof ReadFailure ? err.code : undefined;
-      port.postMessage({ type: 'failed', seq: m.seq, name: e.name, message: e.message, ...(e.stack ? { stack: e.stack } : {}), ...(code ? { code } : {}) } satisfies FromWorker);
-    }),
+    work().then(
+      (h) => (init.kernel === 'main' ? void h.done.then(() => collect(h.bytes), fail) : h.done.then(() => collect(h.bytes), fail)),
+      fail,
+    ),
   );
 });

@@ -1,7 +1,8 @@
 /** Messages between the route job (main thread) and its chunk workers. */
 import type { RouterConfig } from '../../model/router-config.js';
 import type { OutputSpec } from '../../sinks/batch-formatter.js';
-import type { FormattedBatch } from '../formatted-batch.js';
+import type { BatchRoutingInfo, FormattedBatch } from '../formatted-batch.js';
+import type { PackedBatch } from '../../model/packed-batch.js';
 import type { LineRange } from '../../sources/line-ranges.js';
 
 export interface WorkerInit {
@@ -14,8 +15,11 @@ export interface WorkerInit {
   onError: 'fail' | 'skip';
   /** Send each chunk's text back (listeners need it). */
   keepText: boolean;
-  /** Kernel to run: the fast CPU one, or the reference (tests, benchmarks). */
-  kernel: 'cpu' | 'cpu-reference';
+  /**
+   * Kernel to run: the fast CPU one, or the reference (tests, benchmarks); 'main': the main
+   * thread routes each chunk (on the GPU) and sends the results back for formatting.
+   */
+  kernel: 'cpu' | 'cpu-reference' | 'main';
   /** --max-record-bytes: a longer record is a bad record. */
   maxRecordBytes: number;
   /** The first chunk starts the file (a UTF-8 BOM there is skipped; elsewhere U+FEFF is text). */
@@ -29,6 +33,8 @@ export type ToWorker =
   | { type: 'chunk'; seq: number; bytes: Uint8Array; skippedBytes: number }
   /** A byte range of the file (init.fd) to read whole lines from (line-ranges.ts). */
   | { type: 'range'; seq: number; range: LineRange }
+  /** The main thread's routing of a chunk's text (kernel 'main'); the text comes back with it. */
+  | { type: 'routed'; seq: number; routing: BatchRoutingInfo; text: PackedBatch }
   /** Where the chunk starts in the whole input, known once every earlier chunk is counted. */
   | { type: 'base'; seq: number; firstIndex: number; firstLine: number };
 
@@ -37,5 +43,7 @@ export type FromWorker =
   | { type: 'counted'; seq: number; records: number; lines: number }
   /** `eof`: a range met the end of the file. */
   | { type: 'done'; seq: number; batch: FormattedBatch; eof: boolean }
+  /** Kernel 'main': a chunk's text to route (its buffers are transferred). */
+  | { type: 'route'; seq: number; text: PackedBatch }
   /** `code`: a system error's code (EIO, ...) when reading the file failed. */
   | { type: 'failed'; seq: number; name: string; message: string; stack?: string; code?: string };

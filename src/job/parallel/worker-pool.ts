@@ -9,7 +9,8 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Worker } from 'node:worker_threads';
 import { ConfigError } from '../../errors.js';
-import type { FormattedBatch } from '../formatted-batch.js';
+import type { BatchRoutingInfo, FormattedBatch } from '../formatted-batch.js';
+import type { PackedBatch } from '../../model/packed-batch.js';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol.js';
 import { lineAlignedChunks } from './rechunk.js';
 
@@ -31,13 +32,19 @@ export interface PositionedFile {
 /** Where the chunks come from: a stream the main thread cuts into whole lines, or a file the workers read. */
 export type ChunkFeed = { kind: 'stream'; source: AsyncIterable<Uint8Array> } | { kind: 'file'; file: PositionedFile };
 
-export interface ParallelOptions extends Omit<WorkerInit, 'fd'> {
+export interface ParallelOptions extends Omit<WorkerInit, 'fd' | 'kernel'> {
+  kernel: 'cpu' | 'cpu-reference';
   threads: number;
   /** Target chunk size in bytes (default 4 MiB). */
   chunkBytes?: number;
   /** Global index and 1-based line of the first record (a --shard part). */
   firstIndex: number;
   firstLine: number;
+  /**
+   * Routes a chunk's text on the main thread (the GPU): the workers read, parse and format, the
+   * main thread only drives the device. Unset: the workers route with `kernel`.
+   */
+  route?: (text: PackedBatch) => Promise<BatchRoutingInfo>;
   /** Turns a worker's failed read into the error the caller reports (it knows the input's name). */
   readError?: (err: NodeJS.ErrnoException) => Error;
 }
@@ -92,7 +99,7 @@ export async function* parallelBatches(feed: ChunkFeed, o: ParallelOptions): Asy
     spec: o.spec,
     onError: o.onError,
     keepText: o.keepText,
-    kernel: o.kernel,
+    kernel: o.route ? 'main' : o.kernel,
     maxRecordBytes: o.maxRecordBytes,
     atFileStart: o.atFileStart,
     ...(feed.kind === 'file' ? { fd: feed.file.fd } : {}),
@@ -112,6 +119,30 @@ export async function* parallelBatches(feed: ChunkFeed, o: ParallelOptions): Asy
     }
   };
   let crashed: Error | null = null;
+  const routeOnMain = (w: Worker, seq: number, text: PackedBatch, p: Pending): void => {
+    const route = o.route as NonNullable<ParallelOptions['route']>;
+    route(text).then(
+      (r) => {
+        // Only what the worker formats from, and its own text back: all transferred, none copied.
+        const routing: BatchRoutingInfo = {
+          experts: r.experts,
+          scoresQ16: r.scoresQ16,
+          confidenceQ16: r.confidenceQ16,
+          ...(r.stats ? { stats: r.stats } : {}),
+          backend: r.backend,
+          adapter: r.adapter,
+          fallback: r.fallback,
+          routeMs: r.routeMs,
+        };
+        const transfer = [r.experts, r.scoresQ16, r.confidenceQ16, ...(r.stats ? [r.stats] : []), text.bytes, text.offsets].map((a) => a.buffer as ArrayBuffer);
+        w.postMessage({ type: 'routed', seq, routing, text } satisfies ToWorker, [...new Set(transfer)]);
+      },
+      (err: unknown) => {
+        p.error = err instanceof Error ? err : new Error(String(err));
+        p.settle?.();
+      },
+    );
+  };
   for (const w of workers) {
     w.on('message', (m: FromWorker) => {
       const p = pending.get(m.seq);
@@ -119,6 +150,9 @@ export async function* parallelBatches(feed: ChunkFeed, o: ParallelOptions): Asy
       if (m.type === 'counted') {
         p.counted = { records: m.records, lines: m.lines };
         sendBases();
+      } else if (m.type === 'route') {
+        routeOnMain(w, m.seq, m.text, p);
+        return;
       } else if (m.type === 'done') {
         p.done = m.batch;
         p.eof = m.eof;
