@@ -122,4 +122,29 @@ describe('route on worker threads', () => {
     expect(one.stdout.length).toBeGreaterThan(100_000);
     expect(many.stdout.equals(one.stdout)).toBe(true);
   }, 60_000);
+
+  it('the GPU through the workers (as on a hardware GPU; forced here on the software adapter): the reference output, with tiny chunks and --batch-records pieces', async () => {
+    const env = { [CHUNK_ENV]: '5000', MOE_ROUTER_TEST_GPU_WORKERS: '1' };
+    const r = await runCli(['route', file, '--backend', 'gpu', '--threads', '3', '--batch-records', '50', '--stats', tmp.path('gpu.json')], { env });
+    expect(r.code).toBe(0);
+    expect(r.stdout.equals(want)).toBe(true);
+    expect(r.stderr).toMatch(/why\s+asked for \(--backend gpu\); 3 worker threads/);
+    const s = JSON.parse(readFileSync(tmp.path('gpu.json'), 'utf8'));
+    expect([s.backend, s.recordsOut, s.cpuFallbackBatches]).toEqual(['gpu', 3001, 0]);
+    const text = await runCli(['route', '-', '--backend', 'gpu', '--threads', '2', '--include-text', '-q'], { input, env: { [CHUNK_ENV]: '333', MOE_ROUTER_TEST_GPU_WORKERS: '1' } });
+    expect(text.code).toBe(0);
+    expect(text.stdout.equals(wantText)).toBe(true);
+  }, 120_000);
+
+  it('a device lost while the workers feed the GPU: later batches on the CPU, one warning, the reference output', async () => {
+    const env = { [CHUNK_ENV]: '20000', MOE_ROUTER_TEST_GPU_WORKERS: '1', MOE_ROUTER_TEST_LOSE_DEVICE_AFTER_BATCHES: '3' };
+    const r = await runCli(['route', file, '--backend', 'gpu', '--threads', '2', '--batch-records', '100', '--stats', tmp.path('lost.json')], { env });
+    expect(r.code).toBe(0);
+    expect(r.stdout.equals(want)).toBe(true);
+    expect(r.stderr.split('\n').filter((l) => l.includes('warning'))).toHaveLength(1);
+    const s = JSON.parse(readFileSync(tmp.path('lost.json'), 'utf8'));
+    expect(s.backend).toBe('gpu+cpu');
+    // 3001 records in pieces of at most 100 (chunks cut them too): 3 on the GPU, every later one on the CPU
+    expect(s.cpuFallbackBatches).toBeGreaterThanOrEqual(Math.ceil(3001 / 100) - 3);
+  }, 120_000);
 });

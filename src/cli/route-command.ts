@@ -55,6 +55,8 @@ export interface RouteCommandOptions extends RouterCliOptions, DashboardCliOptio
 
 /** Hidden test hook: lose the GPU device after N GPU batches (needs SwitchedMoE.loseDeviceForTesting). */
 export const LOSE_DEVICE_ENV = 'MOE_ROUTER_TEST_LOSE_DEVICE_AFTER_BATCHES';
+/** Tests send the software adapter's work through the workers, as on a hardware GPU, with this set to 1. */
+export const GPU_WORKERS_ENV = 'MOE_ROUTER_TEST_GPU_WORKERS';
 /** Tests force tiny chunks (records straddling every boundary) through this; users have --batch-bytes. */
 export const CHUNK_BYTES_ENV = 'MOE_ROUTER_TEST_CHUNK_BYTES';
 
@@ -151,12 +153,14 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
 
     const loseAfter = Number(process.env[LOSE_DEVICE_ENV] ?? '0');
     const state: FallbackState = { cpuFallbackBatches: 0, deviceLost: false };
-    // lines and jsonl: workers read, parse, route (CPU) and format chunks of whole lines; on the GPU the main
-    // thread routes their chunks. csv/tsv (a quoted field may hold an LF, so a chunk cannot be cut at any LF)
-    // and row sinks (Parquet): in process.
+    // lines and jsonl: workers read, parse, route (CPU) and format chunks of whole lines; on a hardware GPU
+    // the main thread routes their chunks. csv/tsv (a quoted field may hold an LF, so a chunk cannot be cut
+    // at any LF), row sinks (Parquet) and a software GPU adapter: in process.
     const choice = await moe.chooseBackend();
     const text = opened.text;
-    const parallel = text !== undefined && rows.length === 0 && (format === 'lines' || format === 'jsonl');
+    // A software adapter's own threads use the cores the workers would: on it, the host work stays in process.
+    const gpuInProcess = choice.backend === 'gpu' && process.env[GPU_WORKERS_ENV] !== '1' && (await moe.gpuIsSoftware());
+    const parallel = text !== undefined && rows.length === 0 && (format === 'lines' || format === 'jsonl') && !gpuInProcess;
     const policy = {
       ...(o.backend ? { backend: o.backend } : {}),
       onWarning: warn,

@@ -393,6 +393,16 @@ export class SwitchedMoE {
     return this.autoChoice;
   }
 
+  /**
+   * Whether the GPU this router routes on is a software adapter (llvmpipe, lavapipe): it opens the
+   * GPU (or throws GpuUnavailableError as routeBatch would). Callers that would spread host work
+   * over worker threads keep it in one thread then, as the adapter's own threads use those cores.
+   */
+  async gpuIsSoftware(): Promise<boolean> {
+    const gpu = await this.acquireGpu('gpu');
+    return gpu?.ctx.software ?? false;
+  }
+
   private async releaseGpu(): Promise<void> {
     const gpu = this.gpu;
     this.gpu = null;
