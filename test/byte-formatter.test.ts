@@ -8,7 +8,11 @@ import { describe, expect, it } from 'vitest';
 import { ByteFormatter, ByteOutput } from '../src/sinks/byte-formatter.js';
 import { WasmFormatter, type WasmFormatterSizes } from '../src/sinks/wasm/wasm-formatter.js';
 import { OUTPUT_FORMATS, RecordFormatter, recordText, type FormatOptions } from '../src/sinks/output-format.js';
-import { PIECES, randomBytes, randomInt, randomText, rng } from './helpers/random.js';
+import { PIECES, packBytes, randomBytes, randomInt, randomText, rng } from './helpers/random.js';
+import { formatBatch } from '../src/sinks/batch-formatter.js';
+import { resolveRouterConfig } from '../src/model/router-config.js';
+import { wasmAvailable } from '../src/wasm/instance.js';
+import { CPU_KERNEL_ENV } from '../src/backends/cpu/cpu-backend.js';
 
 const enc = new TextEncoder();
 const b = (...bytes: number[]): Uint8Array => Uint8Array.from(bytes);
@@ -255,6 +259,56 @@ describe('the WebAssembly formatter writes what RecordFormatter writes', () => {
     const c = collector(1 << 16);
     new WasmFormatter(options).records(c.out, 0, 3, Uint32Array.of(0, 1, 2), Uint32Array.of(0, 100, 200), Uint32Array.of(65536, 65536, 65536), all, offs);
     expectSameBytes(c.bytes(), Buffer.from(want, 'utf8'), 'big text');
+  });
+});
+
+describe('a ByteOutput', () => {
+  it('hands a long write to the sink as it is, after what is pending, in pieces no longer than its buffer', () => {
+    const got: Uint8Array[] = [];
+    const out = new ByteOutput((c) => got.push(c.slice()), 40_000);
+    const short = enc.encode('short,');
+    const long = randomBytes(rng(5), 100_000);
+    out.writeBytes(short);
+    out.writeBytes(long);
+    out.writeBytes(short);
+    out.flush();
+    expect(got.map((c) => c.length)).toEqual([short.length, 40_000, 40_000, 20_000, short.length]);
+    expect(Buffer.concat(got).equals(Buffer.concat([short, long, short]))).toBe(true);
+  });
+});
+
+describe('formatBatch', () => {
+  const config = resolveRouterConfig();
+  it.each(ALL_OPTIONS)('writes error records between runs of routed records, long and short (%j)', (options) => {
+    // Runs long enough for the formatter's output to skip ByteOutput's buffer, and runs of one record.
+    const r2 = rng(11);
+    const texts = Array.from({ length: 30_000 }, () => enc.encode(randomText(r2, 3)));
+    const { bytes, offsets } = packBytes(texts);
+    const n = texts.length;
+    const errorsAt = [0, 1, 3, 4, 5, 2000, 2001, 9000, 9002, 25_000, n - 1];
+    const errors = errorsAt.map((local) => ({ local, line: local + 7, message: `bad "record" ${local}` }));
+    const routing = {
+      experts: Uint32Array.from({ length: n }, (_, i) => i % 5),
+      scoresQ16: Uint32Array.from({ length: n }, (_, i) => (i * 2654435761) % 65537),
+      confidenceQ16: Uint32Array.from({ length: n }, (_, i) => 65536 - ((i * 977) % 65537)),
+    };
+    const firstIndex = 999_000;
+    const batch = { firstIndex, count: n, text: { bytes, offsets }, errors, inputBytes: bytes.length };
+    const spec = { ...options, shards: 0, rawShards: false, models: null, explain: false };
+    const { output } = formatBatch(batch, routing, n, spec, config);
+    const strings = new RecordFormatter(options);
+    const parts: string[] = [];
+    for (let i = 0, e = 0; i < n; i++) {
+      if (e < errors.length && errors[e].local === i) parts.push(strings.error(firstIndex + i, `line ${errors[e].line}: ${errors[e++].message}`));
+      else parts.push(strings.record(firstIndex + i, routing.experts[i], routing.scoresQ16[i], routing.confidenceQ16[i], options.includeText ? recordText(texts[i]) : undefined));
+    }
+    expectSameBytes(Buffer.concat(output), Buffer.from(parts.join(''), 'utf8'), JSON.stringify(options));
+    // Through WasmFormatter, the long runs' output came as parts of their own, each a whole ArrayBuffer (a worker
+    // transfers it without a copy). MOE_ROUTER_CPU_KERNEL=js formats into one buffer instead.
+    if (wasmAvailable() && process.env[CPU_KERNEL_ENV] !== 'js') {
+      expect(output.length).toBeGreaterThan(2);
+      for (const part of output.slice(0, -1)) expect(part.byteLength).toBe(part.buffer.byteLength);
+    }
   });
 });
 
