@@ -8,7 +8,11 @@ import { describe, expect, it } from 'vitest';
 import { ByteFormatter, ByteOutput } from '../src/sinks/byte-formatter.js';
 import { WasmFormatter, type WasmFormatterSizes } from '../src/sinks/wasm/wasm-formatter.js';
 import { OUTPUT_FORMATS, RecordFormatter, recordText, type FormatOptions } from '../src/sinks/output-format.js';
-import { PIECES, randomBytes, randomInt, randomText, rng } from './helpers/random.js';
+import { PIECES, packBytes, randomBytes, randomInt, randomText, rng } from './helpers/random.js';
+import { formatBatch } from '../src/sinks/batch-formatter.js';
+import { resolveRouterConfig } from '../src/model/router-config.js';
+import { wasmAvailable } from '../src/wasm/instance.js';
+import { CPU_KERNEL_ENV } from '../src/backends/cpu/cpu-backend.js';
 
 const enc = new TextEncoder();
 const b = (...bytes: number[]): Uint8Array => Uint8Array.from(bytes);
@@ -189,6 +193,59 @@ describe('the WebAssembly formatter writes what RecordFormatter writes', () => {
     expectSameBytes(c.bytes(), Buffer.from(want, 'utf8'), format);
   });
 
+  it.each(WASM_SIZES)('counts indexes up across every digit-count rollover inside one call (%s)', (_label, sizes) => {
+    // Runs that cross 9 -> 10, 99 -> 100, ..., 999999 -> 1000000, 2^32, 10^14, 10^15 (16 digits), and end at 2^53 - 1.
+    const starts = [0, 5, 95, 995, 9995, 99_995, 999_990, 9_999_995, 2 ** 32 - 10, 99_999_999_999_990, 999_999_999_999_990, 2 ** 53 - 40];
+    const options = { format: 'jsonl' as const, includeText: false, errorColumn: false };
+    const strings = new RecordFormatter(options);
+    const f = new WasmFormatter(options, sizes);
+    const n = 40;
+    const e = Uint32Array.from({ length: n }, (_, k) => [0, 9, 10, 99, 100, 1023, 65535, 4294967295][k % 8]);
+    const s = Uint32Array.from({ length: n }, (_, k) => (k * 1637) % 65537);
+    const q = Uint32Array.from({ length: n }, (_, k) => 65536 - ((k * 977) % 65537));
+    const c = collector(1 << 16);
+    let want = '';
+    for (const first of starts) {
+      f.records(c.out, first, n, e, s, q);
+      for (let k = 0; k < n; k++) want += strings.record(first + k, e[k], s[k], q[k]);
+    }
+    expect(starts.at(-1)! + n - 1).toBe(Number.MAX_SAFE_INTEGER);
+    expectSameBytes(c.bytes(), Buffer.from(want, 'utf8'), 'rollovers');
+  });
+
+  it.each(ALL_OPTIONS.filter((o) => o.includeText))('escapes each special byte at every place of texts around 16, 32, 48, 64 and 128 bytes (%j)', (options) => {
+    // The escaping goes 64 bytes (four vectors of 16) at a time: a byte to escape or check before, on and after each edge.
+    const specials = [0x22, 0x5c, 0x0a, 0x0d, 0x09, 0x2c, 0x01, 0x1f, 0x7f, 0x80, 0xff, ...enc.encode('é'), ...enc.encode('東')];
+    const lengths = [...Array.from({ length: 19 }, (_, k) => k), 30, 31, 32, 33, 34, 46, 47, 48, 49, 50, 62, 63, 64, 65, 66, 126, 127, 128, 129, 130];
+    const texts: Uint8Array[] = [];
+    for (const length of lengths) {
+      texts.push(Uint8Array.from({ length }, (_, k) => 0x61 + (k % 26)));
+      for (let at = 0; at < length; at++) {
+        for (const b of specials) {
+          const t = Uint8Array.from({ length }, (_, k) => 0x61 + (k % 26));
+          t[at] = b;
+          texts.push(t);
+        }
+      }
+      // A valid three-byte character ending at the last byte, and one cut short by the end.
+      if (length >= 3) texts.push(Uint8Array.from({ length }, (_, k) => (k < length - 3 ? 0x41 : [0xe6, 0x9d, 0xb1][k - (length - 3)])));
+      if (length >= 2) texts.push(Uint8Array.from({ length }, (_, k) => (k < length - 2 ? 0x41 : [0xe6, 0x9d][k - (length - 2)])));
+    }
+    const offs = new Uint32Array(texts.length + 1);
+    texts.forEach((t, i) => (offs[i + 1] = offs[i] + t.length));
+    const all = new Uint8Array(offs[texts.length]);
+    texts.forEach((t, i) => all.set(t, offs[i]));
+    const n = texts.length;
+    const ones = new Uint32Array(n).fill(1);
+    const strings = new RecordFormatter(options);
+    const want = texts.map((t, i) => strings.record(i, 1, 1, 1, recordText(t))).join('');
+    for (const [label, sizes] of WASM_SIZES) {
+      const c = collector(1 << 16);
+      new WasmFormatter(options, sizes).records(c.out, 0, n, ones, ones, ones, all, offs);
+      expectSameBytes(c.bytes(), Buffer.from(want, 'utf8'), `${JSON.stringify(options)}, ${label}`);
+    }
+  });
+
   it('writes a 3 MB text (past its window) through ByteFormatter, between records it formats itself', () => {
     const options = { format: 'jsonl' as const, includeText: true, errorColumn: false };
     const big = enc.encode('"quoted" \\ é\n'.repeat(200_000));
@@ -202,6 +259,56 @@ describe('the WebAssembly formatter writes what RecordFormatter writes', () => {
     const c = collector(1 << 16);
     new WasmFormatter(options).records(c.out, 0, 3, Uint32Array.of(0, 1, 2), Uint32Array.of(0, 100, 200), Uint32Array.of(65536, 65536, 65536), all, offs);
     expectSameBytes(c.bytes(), Buffer.from(want, 'utf8'), 'big text');
+  });
+});
+
+describe('a ByteOutput', () => {
+  it('hands a long write to the sink as it is, after what is pending, in pieces no longer than its buffer', () => {
+    const got: Uint8Array[] = [];
+    const out = new ByteOutput((c) => got.push(c.slice()), 40_000);
+    const short = enc.encode('short,');
+    const long = randomBytes(rng(5), 100_000);
+    out.writeBytes(short);
+    out.writeBytes(long);
+    out.writeBytes(short);
+    out.flush();
+    expect(got.map((c) => c.length)).toEqual([short.length, 40_000, 40_000, 20_000, short.length]);
+    expect(Buffer.concat(got).equals(Buffer.concat([short, long, short]))).toBe(true);
+  });
+});
+
+describe('formatBatch', () => {
+  const config = resolveRouterConfig();
+  it.each(ALL_OPTIONS)('writes error records between runs of routed records, long and short (%j)', (options) => {
+    // Runs long enough for the formatter's output to skip ByteOutput's buffer, and runs of one record.
+    const r2 = rng(11);
+    const texts = Array.from({ length: 30_000 }, () => enc.encode(randomText(r2, 3)));
+    const { bytes, offsets } = packBytes(texts);
+    const n = texts.length;
+    const errorsAt = [0, 1, 3, 4, 5, 2000, 2001, 9000, 9002, 25_000, n - 1];
+    const errors = errorsAt.map((local) => ({ local, line: local + 7, message: `bad "record" ${local}` }));
+    const routing = {
+      experts: Uint32Array.from({ length: n }, (_, i) => i % 5),
+      scoresQ16: Uint32Array.from({ length: n }, (_, i) => (i * 2654435761) % 65537),
+      confidenceQ16: Uint32Array.from({ length: n }, (_, i) => 65536 - ((i * 977) % 65537)),
+    };
+    const firstIndex = 999_000;
+    const batch = { firstIndex, count: n, text: { bytes, offsets }, errors, inputBytes: bytes.length };
+    const spec = { ...options, shards: 0, rawShards: false, models: null, explain: false };
+    const { output } = formatBatch(batch, routing, n, spec, config);
+    const strings = new RecordFormatter(options);
+    const parts: string[] = [];
+    for (let i = 0, e = 0; i < n; i++) {
+      if (e < errors.length && errors[e].local === i) parts.push(strings.error(firstIndex + i, `line ${errors[e].line}: ${errors[e++].message}`));
+      else parts.push(strings.record(firstIndex + i, routing.experts[i], routing.scoresQ16[i], routing.confidenceQ16[i], options.includeText ? recordText(texts[i]) : undefined));
+    }
+    expectSameBytes(Buffer.concat(output), Buffer.from(parts.join(''), 'utf8'), JSON.stringify(options));
+    // Through WasmFormatter, the long runs' output came as parts of their own, each a whole ArrayBuffer (a worker
+    // transfers it without a copy). MOE_ROUTER_CPU_KERNEL=js formats into one buffer instead.
+    if (wasmAvailable() && process.env[CPU_KERNEL_ENV] !== 'js') {
+      expect(output.length).toBeGreaterThan(2);
+      for (const part of output.slice(0, -1)) expect(part.byteLength).toBe(part.buffer.byteLength);
+    }
   });
 });
 

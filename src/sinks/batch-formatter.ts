@@ -8,7 +8,7 @@ import type { RouterConfig } from '../model/router-config.js';
 import type { RecordBatch } from '../sources/record-reader.js';
 import { RecordFormatter, TEXT_PIECE_BYTES, type OutputFormat } from './output-format.js';
 import { RecordAnnotations } from './record-annotations.js';
-import { ByteFormatter, ByteOutput } from './byte-formatter.js';
+import { ByteFormatter, ByteOutput, uninitializedBytes } from './byte-formatter.js';
 import { WasmFormatter } from './wasm/wasm-formatter.js';
 import { wasmAvailable } from '../wasm/instance.js';
 import { CPU_KERNEL_ENV } from '../backends/cpu/cpu-backend.js';
@@ -117,6 +117,13 @@ function formattersFor(spec: OutputSpec): { bytes: ByteFormatter; runs: RunForma
   return f;
 }
 
+/** An exact-size copy in an ArrayBuffer of its own: a worker hands such a part over without copying it again. */
+function copyOf(chunk: Uint8Array): Uint8Array {
+  const c = uninitializedBytes(chunk.length);
+  c.set(chunk);
+  return c;
+}
+
 /**
  * The fast path of the formatter: records written as bytes into one reused
  * buffer (numbers from a table, texts escaped from their bytes), no JS string
@@ -128,9 +135,10 @@ function formatBytes(batch: RecordBatch, routing: Routed | null, upTo: number, s
   const { bytes, offsets } = batch.text;
   // Room for the whole batch as a rule (a record's fixed fields take at most 96 bytes, its text at most
   // 6 per byte when escaped), so that the buffer itself is the output: no copy. Past the estimate the
-  // buffer is handed over in pieces, each copied.
+  // buffer is handed over in pieces, each copied. WasmFormatter's output areas skip the buffer: each is
+  // copied once, by the sink, into a part of its own (which a worker then transfers as it is).
   const estimate = upTo * 96 + (spec.includeText ? Math.min(bytes.length * 2, 1 << 30) : 0) + 4096;
-  const out = new ByteOutput((chunk) => parts.push(chunk.slice()), Math.min(estimate, 64 << 20));
+  const out = new ByteOutput((chunk) => parts.push(copyOf(chunk)), Math.min(estimate, 64 << 20));
   let from = 0;
   const run = (to: number): void => {
     if (to <= from) return;

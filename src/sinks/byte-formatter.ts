@@ -19,6 +19,22 @@ export type ByteSink = (chunk: Uint8Array) => void;
 /** Most bytes one step of the formatter writes before checking for room again (a record's fixed fields). */
 const STEP_ROOM = 192;
 
+/**
+ * Bytes written at once from this length on go to the sink as they are, not through the buffer:
+ * the sink's copy is then the only one (the WebAssembly formatter's output areas, megabytes each).
+ */
+const HAND_OVER_BYTES = 64 << 10;
+
+/**
+ * `bytes` bytes as the allocator gives them, not zero-filled: for buffers written before they are
+ * read (filling a batch-sized one cost as much as formatting into it). An ArrayBuffer of its own,
+ * never Node's shared pool, seen as a plain Uint8Array: its slice() copies, unlike a Buffer's.
+ */
+export function uninitializedBytes(bytes: number): Uint8Array {
+  const b = Buffer.allocUnsafeSlow(bytes);
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
+
 export class ByteOutput {
   /** The reused buffer; bytes [0, pos) are pending. */
   buffer: Uint8Array;
@@ -30,7 +46,7 @@ export class ByteOutput {
     private readonly sink: ByteSink,
     capacity = 1 << 16,
   ) {
-    this.buffer = new Uint8Array(Math.max(capacity, 4 * STEP_ROOM));
+    this.buffer = uninitializedBytes(Math.max(capacity, 4 * STEP_ROOM));
     this.view = new DataView(this.buffer.buffer, this.buffer.byteOffset, this.buffer.byteLength);
   }
 
@@ -48,7 +64,13 @@ export class ByteOutput {
     if (this.pos + n > this.buffer.length) this.flush();
   }
 
+  /** Writes `bytes`, which the caller may reuse once this returns (long ones go to the sink directly, in pieces no longer than the buffer). */
   writeBytes(bytes: Uint8Array): void {
+    if (bytes.length >= HAND_OVER_BYTES) {
+      this.flush();
+      for (let from = 0; from < bytes.length; from += this.buffer.length) this.sink(bytes.subarray(from, from + this.buffer.length));
+      return;
+    }
     let from = 0;
     while (from < bytes.length) {
       if (this.pos === this.buffer.length) this.flush();

@@ -10,21 +10,33 @@
  * rules of JSON strings and CSV fields and the WHATWG UTF-8 decoder's
  * replacement of ill-formed sequences are written here.
  */
+#include <wasm_simd128.h>
+
 typedef unsigned char u8;
+typedef unsigned short u16;
 typedef unsigned int u32;
 typedef unsigned long long u64;
-/* 8 bytes at any address: WebAssembly loads and stores need no alignment. */
-typedef u64 u64_any __attribute__((aligned(1)));
+/* 2 or 4 bytes at any address: WebAssembly loads and stores need no alignment. */
+typedef u16 u16_any __attribute__((aligned(1)));
+typedef u32 u32_any __attribute__((aligned(1)));
 
 #define EXPORT(name) __attribute__((export_name(name)))
 
 /* The literals of a record, in the order they are written (LITERAL_NAMES in wasm-formatter.ts). */
 enum { L_INDEX, L_EXPERT, L_SCORE, L_CONFIDENCE, L_TEXT_OPEN, L_TEXT_CLOSE, L_END, L_COUNT };
-#define LITERAL_BYTES 32
+/* The longest literal (jsonl's `,"complexity":` is 14): each is written as one 16-byte store. */
+#define LITERAL_BYTES 16
 #define Q16_VALUES 65537
 #define Q16_BYTES 20
+/*
+ * Texts are escaped TEXT_BLOCK bytes at a time (most short lines in one step): up to that many
+ * bytes past a text's end are read (the host leaves TEXT_SLACK bytes after its text window) and
+ * written (RECORD_ROOM counts them).
+ */
+#define TEXT_BLOCK 64
+#define TEXT_SLACK TEXT_BLOCK
 /* The fixed part of a record (literals, two integers, two Q16 strings) always fits this. */
-#define RECORD_ROOM (L_COUNT * LITERAL_BYTES + 2 * 20 + 2 * Q16_BYTES + 8)
+#define RECORD_ROOM (L_COUNT * LITERAL_BYTES + 2 * 20 + 2 * Q16_BYTES + TEXT_SLACK)
 /* Most bytes one input byte of text becomes (\u00XX). */
 #define TEXT_EXPANSION 6
 
@@ -32,7 +44,7 @@ enum { L_INDEX, L_EXPERT, L_SCORE, L_CONFIDENCE, L_TEXT_OPEN, L_TEXT_CLOSE, L_EN
 enum { TEXT_NONE, TEXT_JSON, TEXT_CSV };
 
 /* Written by the host. */
-static u8 literal[L_COUNT][LITERAL_BYTES] __attribute__((aligned(8)));
+static u8 literal[L_COUNT][LITERAL_BYTES] __attribute__((aligned(16)));
 static u32 literal_length[L_COUNT];
 static u8 q16_text[Q16_VALUES][Q16_BYTES];
 static u8 q16_length[Q16_VALUES];
@@ -48,6 +60,7 @@ EXPORT("q16_length_ptr") u32 q16_length_ptr(void) { return (u32)q16_length; }
 EXPORT("q16_bytes") u32 q16_bytes(void) { return Q16_BYTES; }
 EXPORT("record_room") u32 record_room(void) { return RECORD_ROOM; }
 EXPORT("text_expansion") u32 text_expansion(void) { return TEXT_EXPANSION; }
+EXPORT("text_slack") u32 text_slack(void) { return TEXT_SLACK; }
 EXPORT("set_mode") void set_mode(u32 mode, u32 delim) {
   text_mode = mode;
   delimiter = delim;
@@ -62,22 +75,24 @@ static u32 written;
 EXPORT("written") u32 written_bytes(void) { return written; }
 
 static inline u8 *put_literal(u8 *p, u32 k) {
-  /* Whole 32 bytes copied (the padding is overwritten by what follows), then advance by the length. */
-  const u64 *s = (const u64 *)literal[k];
-  u64_any *d = (u64_any *)p;
-  d[0] = s[0];
-  d[1] = s[1];
-  d[2] = s[2];
-  d[3] = s[3];
+  /* Whole 16 bytes copied (the padding is overwritten by what follows), then advance by the length. */
+  wasm_v128_store(p, wasm_v128_load(literal[k]));
   return p + literal_length[k];
 }
 
 static inline u8 *put_q16(u8 *p, u32 q) {
-  /* q <= 65536 by the kernel's contract; the host checks it before the call. */
+  /* q <= 65536 by the kernel's contract; the host checks it before the call. Whole 20 bytes copied, as put_literal. */
   const u8 *s = q16_text[q];
-  for (int k = 0; k < Q16_BYTES; k++) p[k] = s[k];
+  wasm_v128_store(p, wasm_v128_load(s));
+  *(u32_any *)(p + 16) = *(const u32_any *)(s + 16);
   return p + q16_length[q];
 }
+
+/* "00".."99": two digits per step of a conversion, half the divisions. */
+static const char DIGIT_PAIRS[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
 
 /* Decimal of n, as String(n) for an integer below 2^53. */
 static inline u8 *put_integer(u8 *p, u64 n) {
@@ -85,22 +100,62 @@ static inline u8 *put_integer(u8 *p, u64 n) {
     *p = (u8)('0' + n);
     return p + 1;
   }
-  u8 digits[20];
-  int k = 20;
-  if (n <= 0xffffffffu) {
-    u32 v = (u32)n;
-    while (v > 0) {
-      digits[--k] = (u8)('0' + v % 10);
-      v /= 10;
-    }
-  } else {
-    while (n > 0) {
-      digits[--k] = (u8)('0' + n % 10);
-      n /= 10;
-    }
+  if (n < 100) {
+    *(u16_any *)p = *(const u16_any *)(DIGIT_PAIRS + 2 * n);
+    return p + 2;
   }
-  while (k < 20) *p++ = digits[k++];
-  return p;
+  /* Written backwards from the end of its room, then moved to p. */
+  u8 digits[24];
+  u8 *d = digits + 24;
+  while (n >= 100) {
+    u64 q = n / 100;
+    d -= 2;
+    *(u16_any *)d = *(const u16_any *)(DIGIT_PAIRS + 2 * (u32)(n - 100 * q));
+    n = q;
+  }
+  if (n >= 10) {
+    d -= 2;
+    *(u16_any *)d = *(const u16_any *)(DIGIT_PAIRS + 2 * (u32)n);
+  } else *--d = (u8)('0' + n);
+  u32 len = (u32)(digits + 24 - d);
+  for (u32 k = 0; k < len; k++) p[k] = d[k];
+  return p + len;
+}
+
+/*
+ * A record index kept as its decimal digits (left-aligned, up to 17 of them) and incremented
+ * in place: records of a window have consecutive indexes, so no conversion per record.
+ */
+typedef struct {
+  u8 digits[32];
+  u32 length;
+} counter;
+
+static inline void counter_set(counter *c, u64 n) {
+  u8 *end = put_integer(c->digits, n);
+  c->length = (u32)(end - c->digits);
+}
+
+static inline u8 *put_counter(u8 *p, const counter *c) {
+  /* 16 bytes copied whatever the length (2^53 - 1 has 16 digits); what follows overwrites the rest. */
+  wasm_v128_store(p, wasm_v128_load(c->digits));
+  if (c->length > 16) p[16] = c->digits[16];
+  return p + c->length;
+}
+
+static inline void counter_next(counter *c) {
+  u32 k = c->length - 1;
+  while (c->digits[k] == '9') {
+    c->digits[k] = '0';
+    if (k == 0) {
+      /* 9..9 + 1: a 1 and one more zero */
+      c->digits[0] = '1';
+      c->digits[c->length++] = '0';
+      return;
+    }
+    k--;
+  }
+  c->digits[k]++;
 }
 
 static const u8 HEX[16] = {'0', '1', '2', '3', '4', '5', '6', '7', '8', '9', 'a', 'b', 'c', 'd', 'e', 'f'};
@@ -150,55 +205,128 @@ static inline u32 put_sequence(u8 **out, const u8 *s, const u8 *end) {
   return (u32)-n;
 }
 
+/* Writes the JSON escape of ASCII byte b (one that JSON.stringify escapes). */
+static inline u8 *put_json_escape(u8 *p, u32 b) {
+  p[0] = '\\';
+  switch (b) {
+    case '"': p[1] = '"'; return p + 2;
+    case '\\': p[1] = '\\'; return p + 2;
+    case 0x08: p[1] = 'b'; return p + 2;
+    case 0x09: p[1] = 't'; return p + 2;
+    case 0x0a: p[1] = 'n'; return p + 2;
+    case 0x0c: p[1] = 'f'; return p + 2;
+    case 0x0d: p[1] = 'r'; return p + 2;
+    default:
+      p[1] = 'u';
+      p[2] = '0';
+      p[3] = '0';
+      p[4] = HEX[b >> 4];
+      p[5] = HEX[b & 15];
+      return p + 6;
+  }
+}
+
+/* Whether JSON text copies byte b as it is: printable ASCII but the quote and the backslash. */
+static inline int json_plain(u32 b) { return b - 0x20 < 0x60 && b != '"' && b != '\\'; }
+
+/* The lanes of v that json_plain refuses, as a 16-bit mask. */
+static inline u32 json_special_mask(v128_t v) {
+  v128_t outside = wasm_u8x16_gt(wasm_i8x16_sub(v, wasm_i8x16_splat(0x20)), wasm_i8x16_splat(0x5f));
+  v128_t quote = wasm_i8x16_eq(v, wasm_i8x16_splat('"'));
+  v128_t backslash = wasm_i8x16_eq(v, wasm_i8x16_splat('\\'));
+  return wasm_i8x16_bitmask(wasm_v128_or(outside, wasm_v128_or(quote, backslash)));
+}
+
+/* Copies the TEXT_BLOCK bytes at s to p; returns the mask of those json_plain refuses (bit k: byte k). */
+static inline u64 json_block(u8 *p, const u8 *s) {
+  u64 mask = 0;
+  for (int k = 0; k < TEXT_BLOCK / 16; k++) {
+    v128_t v = wasm_v128_load(s + 16 * k);
+    wasm_v128_store(p + 16 * k, v);
+    mask |= (u64)json_special_mask(v) << (16 * k);
+  }
+  return mask;
+}
+
 /* The text of a JSON string, as JSON.stringify writes the decoded text. */
 static u8 *put_json_text(u8 *p, const u8 *s, const u8 *end) {
   while (s < end) {
-    u32 b = *s;
-    if (b >= 0x20 && b < 0x80 && b != '"' && b != '\\') {
-      *p++ = (u8)b;
-      s++;
-    } else if (b < 0x80) {
-      s++;
-      *p++ = '\\';
-      switch (b) {
-        case '"': *p++ = '"'; break;
-        case '\\': *p++ = '\\'; break;
-        case 0x08: *p++ = 'b'; break;
-        case 0x09: *p++ = 't'; break;
-        case 0x0a: *p++ = 'n'; break;
-        case 0x0c: *p++ = 'f'; break;
-        case 0x0d: *p++ = 'r'; break;
-        default:
-          p[0] = 'u';
-          p[1] = '0';
-          p[2] = '0';
-          p[3] = HEX[b >> 4];
-          p[4] = HEX[b & 15];
-          p += 5;
+    /* A run of plain bytes, a block at a time: what is stored past the run is overwritten, or past the text. */
+    u64 mask = json_block(p, s);
+    u32 run = mask ? (u32)__builtin_ctzll(mask) : TEXT_BLOCK;
+    u32 left = (u32)(end - s);
+    if (run >= left) return p + left;
+    p += run;
+    s += run;
+    /* Then the bytes to escape or check, one by one, up to the next plain byte. */
+    while (s < end && !json_plain(*s)) {
+      u32 b = *s;
+      if (b < 0x80) {
+        p = put_json_escape(p, b);
+        s++;
+      } else {
+        s += put_sequence(&p, s, end);
       }
-    } else {
-      s += put_sequence(&p, s, end);
     }
   }
   return p;
 }
 
+/* The bytes among the TEXT_BLOCK at s that make a CSV field quoted (the delimiter, a quote, CR, LF), as a mask. */
+static inline u64 csv_quote_block(const u8 *s, v128_t delim) {
+  u64 mask = 0;
+  for (int k = 0; k < TEXT_BLOCK / 16; k++) {
+    v128_t v = wasm_v128_load(s + 16 * k);
+    v128_t hit = wasm_v128_or(wasm_v128_or(wasm_i8x16_eq(v, delim), wasm_i8x16_eq(v, wasm_i8x16_splat('"'))),
+                              wasm_v128_or(wasm_i8x16_eq(v, wasm_i8x16_splat('\n')), wasm_i8x16_eq(v, wasm_i8x16_splat('\r'))));
+    mask |= (u64)wasm_i8x16_bitmask(hit) << (16 * k);
+  }
+  return mask;
+}
+
+/* Copies the TEXT_BLOCK bytes at s to p; returns the mask of those not ASCII or equal to `doubled`'s bytes. */
+static inline u64 csv_block(u8 *p, const u8 *s, v128_t doubled) {
+  u64 mask = 0;
+  for (int k = 0; k < TEXT_BLOCK / 16; k++) {
+    v128_t v = wasm_v128_load(s + 16 * k);
+    wasm_v128_store(p + 16 * k, v);
+    mask |= (u64)wasm_i8x16_bitmask(wasm_v128_or(v, wasm_i8x16_eq(v, doubled))) << (16 * k);
+  }
+  return mask;
+}
+
 /* A CSV/TSV field: quoted (quotes doubled) when it holds the delimiter, a quote, CR or LF; else copied. */
 static u8 *put_csv_text(u8 *p, const u8 *s, const u8 *end) {
+  const v128_t delim = wasm_i8x16_splat((signed char)delimiter);
   int quote = 0;
-  for (const u8 *t = s; t < end; t++) {
-    u32 b = *t;
-    if (b == delimiter || b == '"' || b == '\n' || b == '\r') {
+  for (const u8 *t = s; t < end; t += TEXT_BLOCK) {
+    u64 mask = csv_quote_block(t, delim);
+    u32 left = (u32)(end - t);
+    if (left < TEXT_BLOCK) mask &= (1ull << left) - 1;
+    if (mask) {
       quote = 1;
       break;
     }
   }
   if (quote) *p++ = '"';
+  /* Copied as they are: ASCII bytes, but a quote in a quoted field. 0xff never matches as a quote (it is not ASCII). */
+  const v128_t doubled = wasm_i8x16_splat(quote ? '"' : (signed char)0xff);
   while (s < end) {
-    u32 b = *s;
-    if (b < 0x80) {
-      if (b == '"' && quote) *p++ = '"';
-      *p++ = (u8)b;
+    u64 mask = csv_block(p, s, doubled);
+    u32 run = mask ? (u32)__builtin_ctzll(mask) : TEXT_BLOCK;
+    u32 left = (u32)(end - s);
+    if (run >= left) {
+      p += left;
+      break;
+    }
+    p += run;
+    s += run;
+    if (run == TEXT_BLOCK) continue;
+    if (*s < 0x80) {
+      /* a quote, in a quoted field */
+      p[0] = '"';
+      p[1] = '"';
+      p += 2;
       s++;
     } else {
       s += put_sequence(&p, s, end);
@@ -208,26 +336,22 @@ static u8 *put_csv_text(u8 *p, const u8 *s, const u8 *end) {
   return p;
 }
 
-/*
- * Formats records while they fit in out[0, capacity): record i has index
- * first_index + i, results experts[i], scores[i], conf[i] and, with a text
- * mode, the text bytes[offsets[i] - base, offsets[i + 1] - base). Returns
- * the records written (written() gives their bytes); 0 when record 0 alone
- * could not fit, which the host formats another way.
- */
-EXPORT("format_window")
-u32 format_window(u32 count, double first_index, const u32 *experts, const u32 *scores, const u32 *conf, const u8 *bytes,
-                  const u32 *offsets, u32 base, u8 *out, u32 capacity) {
+/* Formats records as format_window says, in text mode `mode` (a constant where this is inlined). */
+static inline __attribute__((always_inline)) u32 format_records(const u32 mode, u32 count, double first_index,
+                                                                const u32 *experts, const u32 *scores, const u32 *conf,
+                                                                const u8 *bytes, const u32 *offsets, u32 base, u8 *out,
+                                                                u32 capacity) {
   u8 *p = out;
   u8 *const limit = out + capacity;
-  u64 index = (u64)first_index;
-  const u32 mode = text_mode;
+  counter index;
+  counter_set(&index, (u64)first_index);
   u32 i = 0;
   for (; i < count; i++) {
     u32 text_bytes = mode == TEXT_NONE ? 0 : offsets[i + 1] - offsets[i];
     if ((u64)(limit - p) < RECORD_ROOM + (u64)TEXT_EXPANSION * text_bytes) break;
     p = put_literal(p, L_INDEX);
-    p = put_integer(p, index + i);
+    p = put_counter(p, &index);
+    counter_next(&index);
     p = put_literal(p, L_EXPERT);
     p = put_integer(p, experts[i]);
     p = put_literal(p, L_SCORE);
@@ -244,4 +368,25 @@ u32 format_window(u32 count, double first_index, const u32 *experts, const u32 *
   }
   written = (u32)(p - out);
   return i;
+}
+
+/*
+ * Formats records while they fit in out[0, capacity): record i has index
+ * first_index + i, results experts[i], scores[i], conf[i] and, with a text
+ * mode, the text bytes[offsets[i] - base, offsets[i + 1] - base). Returns
+ * the records written (written() gives their bytes); 0 when record 0 alone
+ * could not fit, which the host formats another way.
+ */
+EXPORT("format_window")
+u32 format_window(u32 count, double first_index, const u32 *experts, const u32 *scores, const u32 *conf, const u8 *bytes,
+                  const u32 *offsets, u32 base, u8 *out, u32 capacity) {
+  /* One loop per text mode, each with its mode folded in. */
+  switch (text_mode) {
+    case TEXT_JSON:
+      return format_records(TEXT_JSON, count, first_index, experts, scores, conf, bytes, offsets, base, out, capacity);
+    case TEXT_CSV:
+      return format_records(TEXT_CSV, count, first_index, experts, scores, conf, bytes, offsets, base, out, capacity);
+    default:
+      return format_records(TEXT_NONE, count, first_index, experts, scores, conf, bytes, offsets, base, out, capacity);
+  }
 }

@@ -21,6 +21,7 @@ interface FormatExports {
   q16_text_ptr(): number;
   q16_length_ptr(): number;
   q16_bytes(): number;
+  text_slack(): number;
   set_mode(mode: number, delimiter: number): void;
   heap_base(): number;
   written(): number;
@@ -81,7 +82,8 @@ export class WasmFormatter {
     const x = this.x;
     this.outputBytes = Math.max(1, Math.floor(sizes.outputBytes ?? 4 << 20));
     this.textPtr = align8(x.heap_base());
-    this.offsetsPtr = align8(this.textPtr + this.windowBytes);
+    // format.c reads texts a block at a time: up to text_slack() bytes past the end of the last one.
+    this.offsetsPtr = align8(this.textPtr + this.windowBytes + x.text_slack());
     this.expertsPtr = align8(this.offsetsPtr + 4 * (this.windowRecords + 1));
     this.scoresPtr = align8(this.expertsPtr + 4 * this.windowRecords);
     this.confPtr = align8(this.scoresPtr + 4 * this.windowRecords);
