@@ -1,42 +1,43 @@
 /**
  * The `lines` format for a chunk of whole lines that the caller owns (a
  * worker's chunk): records are packed in place, each line moved down over the
- * line ends before it with one memmove, so no byte is copied into another
- * buffer and no object is made per line. The same records, errors and
- * messages as RecordReader's `lines` (test/lines-in-place.test.ts).
+ * line ends before it, so no object is made per line and the records stay in
+ * the caller's buffer. The same records, errors and messages as
+ * RecordReader's `lines` (test/lines-in-place.test.ts). The WebAssembly
+ * packer (wasm/lines.c) does it; its JavaScript twin (lines-js.ts) runs where
+ * WebAssembly does not, and with MOE_ROUTER_CPU_KERNEL=js.
  */
-import type { RecordBatch, RecordError } from './record-reader.js';
-import { tooLongMessage } from './record-limit.js';
+import { CPU_KERNEL_ENV } from '../backends/cpu/cpu-backend.js';
+import { wasmAvailable } from '../wasm/instance.js';
+import { packLinesInPlaceJs } from './lines-js.js';
+import type { RecordBatch } from './record-reader.js';
+import { WasmLinePacker } from './wasm/wasm-lines.js';
 
-const LF = 10;
-const CR = 13;
+export { packLinesInPlaceJs } from './lines-js.js';
+
+/** This thread's WebAssembly packer: made on first use; null where the JavaScript twin runs. */
+let packer: WasmLinePacker | null | undefined;
+
+function wasmPacker(): WasmLinePacker | null {
+  if (packer === undefined) {
+    packer = null;
+    if (wasmAvailable() && process.env[CPU_KERNEL_ENV] !== 'js') {
+      try {
+        packer = new WasmLinePacker();
+      } catch {
+        // a runtime that cannot compile the module (no SIMD, say) keeps the JavaScript twin
+      }
+    }
+  }
+  return packer;
+}
+
+/** Which packer packLinesInPlace runs in this thread. */
+export function linePackerKind(): 'wasm' | 'js' {
+  return wasmPacker() ? 'wasm' : 'js';
+}
 
 export function packLinesInPlace(chunk: Uint8Array, atFileStart: boolean, maxRecordBytes: number): RecordBatch {
-  const buf = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-  const len = buf.length;
-  let offsets = new Uint32Array(Math.max(16, (len >>> 5) + 2));
-  const errors: RecordError[] = [];
-  let start = atFileStart && len >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf ? 3 : 0;
-  let w = 0;
-  let n = 0;
-  while (start < len) {
-    const nl = buf.indexOf(LF, start);
-    const lineEnd = nl < 0 ? len : nl;
-    const end = nl >= 0 && lineEnd > start && buf[lineEnd - 1] === CR ? lineEnd - 1 : lineEnd;
-    if (n + 2 > offsets.length) {
-      const grown = new Uint32Array(offsets.length * 2);
-      grown.set(offsets);
-      offsets = grown;
-    }
-    if (end - start > maxRecordBytes) {
-      // an error record: empty text, so indexes stay aligned
-      errors.push({ local: n, line: n + 1, message: tooLongMessage(maxRecordBytes) });
-    } else {
-      if (w !== start) buf.copyWithin(w, start, end);
-      w += end - start;
-    }
-    offsets[++n] = w;
-    start = lineEnd + 1;
-  }
-  return { firstIndex: 0, count: n, text: { bytes: buf.subarray(0, w), offsets: offsets.subarray(0, n + 1) }, errors, inputBytes: len };
+  const wasm = wasmPacker();
+  return wasm ? wasm.pack(chunk, atFileStart, maxRecordBytes) : packLinesInPlaceJs(chunk, atFileStart, maxRecordBytes);
 }
