@@ -58,7 +58,7 @@ Environment:
 ${table([
   [BACKEND_ENV, `default of --backend: ${BACKENDS.join(' | ')}`],
   [AUTO_SOFTWARE_GPU_ENV, 'set to 1: let auto use a software adapter (llvmpipe) instead of the faster CPU backend'],
-  [CPU_KERNEL_ENV, 'the cpu backend\'s kernel: wasm (the default where WebAssembly runs) | js'],
+  [CPU_KERNEL_ENV, 'wasm (the default where WebAssembly runs) | js: the cpu backend\'s kernel, the output formatter and the line packer'],
   [GPU_BACKEND_ENV, `Dawn backend for the GPU: ${GPU_BACKENDS.join(' | ')}`],
   [GPU_ADAPTER_ENV, 'use the GPU adapter whose name starts with this (machines with several GPUs)'],
   [DEBUG_ENV, 'set to 1: print the stack with an internal error'],
