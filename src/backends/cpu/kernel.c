@@ -5,15 +5,15 @@
  *
  * This file holds NO model constant. The host (wasm-kernel.ts) writes the
  * complexity model's tables and layout, taken from src/model, into the
- * arrays below before the first call, and configure() checks them. Only the
- * kernel's own ABI (the P_* parameter order, which KERNEL_PARAMS in
- * kernel-tables.ts mirrors) and
- * its private packing of counters are defined here.
+ * arrays below before the first call, and configure() checks them and
+ * derives its own tables from them. Only the kernel's own ABI (the P_*
+ * parameter order, which KERNEL_PARAMS in kernel-tables.ts mirrors) and its
+ * private packing of counters are defined here.
  *
  * Counting: one table lookup per byte, indexed by (previous byte's class,
  * byte), adds a 64-bit word holding 10 counters of 6 bits each: one per byte
  * class, one for token starts, one for transitions. The word is unpacked
- * every 63 bytes, before a counter can overflow. Distinct bytes: see seen[].
+ * every 63 bytes, before a counter can overflow. Distinct bytes: see Counts.
  * SIMD (-msimd128) is used only where it measured faster: summing seen[].
  */
 #include <wasm_simd128.h>
@@ -69,9 +69,6 @@ static u32 feature_cap[MAX_FEATURES];
 static u32 feature_weight[MAX_FEATURES];
 static u32 boundaries[MAX_BOUNDARIES];
 
-/* Built by configure(). */
-static u64 pair_add[MAX_CLASSES * 256];
-
 EXPORT("params_ptr") u32 params_ptr(void) { return (u32)params; }
 EXPORT("param_count") u32 param_count(void) { return P_COUNT; }
 EXPORT("byte_class_ptr") u32 byte_class_ptr(void) { return (u32)byte_class; }
@@ -92,95 +89,40 @@ extern u8 __heap_base;
 /* First free byte of linear memory: the host places its windows from here. */
 EXPORT("heap_base") u32 heap_base(void) { return (u32)&__heap_base; }
 
-/* Checks the host's tables and builds pair_add. Returns 0, or the failing P_* index + 1. */
-EXPORT("configure") u32 configure(void) {
-  u32 classes = params[P_CLASS_COUNT];
-  if (classes < 1 || classes > MAX_CLASSES) return P_CLASS_COUNT + 1;
-  if (params[P_CLASS_WHITESPACE] >= classes) return P_CLASS_WHITESPACE + 1;
-  if (params[P_CLASS_CONTINUATION] >= classes) return P_CLASS_CONTINUATION + 1;
-  if (params[P_VALUE_COUNT] > MAX_VALUES) return P_VALUE_COUNT + 1;
-  if (params[P_FRACTION_BITS] != 16) return P_FRACTION_BITS + 1; /* the u32 steps below assume 16 */
-  if (params[P_FEATURE_COUNT] > MAX_FEATURES) return P_FEATURE_COUNT + 1;
-  if (params[P_WEIGHT_SUM] == 0 || params[P_WEIGHT_SUM] >= (1u << 16)) return P_WEIGHT_SUM + 1;
-  {
-    u64 total = 0;
-    for (u32 f = 0; f < params[P_FEATURE_COUNT]; f++) total += feature_weight[f];
-    if (total != params[P_WEIGHT_SUM]) return P_WEIGHT_SUM + 1;
-  }
-  if (params[P_BOUNDARY_COUNT] >= MAX_BOUNDARIES) return P_BOUNDARY_COUNT + 1;
-  for (u32 f = 0; f < params[P_FEATURE_COUNT]; f++) {
-    if (feature_num[f] >= params[P_VALUE_COUNT] || feature_den[f] >= params[P_VALUE_COUNT]) return P_VALUE_COUNT + 1;
-    if (feature_cap[f] < 1 || feature_cap[f] > 0xffff) return P_FEATURE_COUNT + 1;
-  }
-  for (u32 b = 0; b < 256; b++) {
-    if (byte_class[b] >= classes) return P_CLASS_COUNT + 1;
-  }
-  for (u32 p = 0; p < classes; p++) {
-    for (u32 b = 0; b < 256; b++) {
-      u32 c = byte_class[b];
-      u32 pair = p * classes + c;
-      pair_add[p * 256 + b] = (1ull << (LANE_BITS * c)) |
-                              ((u64)token_start[pair] << (LANE_BITS * MAX_CLASSES)) |
-                              ((u64)transition[pair] << (LANE_BITS * (MAX_CLASSES + 1)));
-    }
-  }
-  return 0;
-}
+/* ---- built by configure() from the host's tables ---- */
 
-/* Counters of one record while it is being counted (possibly over several runs). */
-typedef struct {
-  u32 lane[LANES];
-  u32 bytes;
-  u32 prev; /* class of the previous byte; the whitespace class at the start of a record */
-} Counts;
+static u64 pair_add[MAX_CLASSES * 256];
 
 /*
- * Byte values present in the record being counted: one plain store per byte,
- * no dependency between bytes. finish() sums and clears the 256 flags with
- * SIMD (take_distinct). Measured against a 256-bit set updated per byte: about
- * 1.3x faster on short lines and 2x on long strings. The explicit SIMD sum costs
- * about 3 ns a record where the scalar loop cost 25 ns.
+ * Slots of a counted record (Counts.slot): the lanes, then the bytes, then
+ * what finish() derives. value_slot[] maps each of the model's value indices
+ * to its slot; one the kernel does not produce reads SLOT_ZERO.
  */
-static u8 seen[256] __attribute__((aligned(16)));
+enum { SLOT_BYTES = LANES, SLOT_CHARS, SLOT_NON_WS_CHARS, SLOT_DISTINCT, SLOT_ZERO, SLOTS };
+static u32 value_slot[MAX_VALUES];
 
-static inline void counts_reset(Counts *s) {
-  for (int k = 0; k < LANES; k++) s->lane[k] = 0;
-  s->bytes = 0;
-  s->prev = params[P_CLASS_WHITESPACE];
-}
-
-/* Number of flags set in seen[], which it clears: 16 flags per lane at most, so 8-bit lanes cannot overflow. */
-static inline u32 take_distinct(void) {
-  v128_t *flags = (v128_t *)seen;
-  v128_t sum = wasm_i8x16_splat(0);
-  for (int k = 0; k < 16; k++) {
-    sum = wasm_i8x16_add(sum, flags[k]);
-    flags[k] = wasm_i8x16_splat(0);
-  }
-  v128_t wide = wasm_i32x4_extadd_pairwise_i16x8(wasm_u16x8_extadd_pairwise_u8x16(sum));
-  return (u32)(wasm_i32x4_extract_lane(wide, 0) + wasm_i32x4_extract_lane(wide, 1) + wasm_i32x4_extract_lane(wide, 2) +
-               wasm_i32x4_extract_lane(wide, 3));
-}
-
-static inline void count_run(Counts *s, const u8 *p, const u8 *end) {
-  const u64 *add = pair_add;
-  const u8 *cls = byte_class;
-  u8 *present = seen;
-  u32 prev = s->prev;
-  s->bytes += (u32)(end - p);
-  while (p < end) {
-    const u8 *stop = (end - p > RUN) ? p + RUN : end;
-    u64 acc = 0;
-    for (; p < stop; p++) {
-      u32 b = *p;
-      acc += add[(prev << 8) | b];
-      prev = cls[b];
-      present[b] = 1;
-    }
-    for (int k = 0; k < LANES; k++) s->lane[k] += (u32)((acc >> (LANE_BITS * k)) & LANE_MASK);
-  }
-  s->prev = prev;
-}
+/*
+ * The features as finish() evaluates them, sorted by configure(): the score
+ * is a sum of non-negative terms below 2^32, so their order does not change
+ * it, and a feature of weight 0 adds nothing. Ratios that share a
+ * denominator (five of the default model's six divide by the characters)
+ * share its shift. num and den are slots.
+ */
+typedef struct {
+  u32 den;
+  u32 terms; /* ratio_terms that follow in order */
+} RatioGroup;
+typedef struct {
+  u32 num, weight;
+} RatioTerm;
+typedef struct {
+  u32 num, den, cap, weight;
+} CappedTerm;
+static RatioGroup ratio_groups[MAX_FEATURES];
+static RatioTerm ratio_terms[MAX_FEATURES];
+static CappedTerm capped_terms[MAX_FEATURES];
+static CappedTerm mean_terms[MAX_FEATURES];
+static u32 ratio_group_count, capped_count, mean_count;
 
 /*
  * ---- fixed point: the same steps as src/model/fixed-point.ts ----
@@ -191,67 +133,37 @@ static inline void count_run(Counts *s, const u8 *p, const u8 *end) {
 
 static inline u32 bit_length(u32 x) { return x == 0 ? 0 : 32 - (u32)__builtin_clz(x); }
 
-/* floor(a / b * 2^16) for a <= b. */
+/* Right shift that brings b below 2^16: ratio_q16's rounding, as in the model. */
+static inline u32 q16_shift(u32 b) {
+  u32 len = bit_length(b);
+  return len > 16 ? len - 16 : 0;
+}
+
+/* floor(a / b * 2^16) for a <= b, 0 for b = 0. */
 static inline u32 ratio_q16(u32 a, u32 b) {
   if (b == 0) return 0;
-  u32 len = bit_length(b);
-  u32 shift = len > 16 ? len - 16 : 0;
-  u32 as = a >> shift, bs = b >> shift;
-  return (as << 16) / bs;
+  u32 shift = q16_shift(b);
+  return ((a >> shift) << 16) / (b >> shift);
 }
 
 /* min(x, cap) / cap in Q16, cap < 2^16. */
-static inline u32 capped_q16(u32 x, u32 cap) {
-  u32 c = x < cap ? x : cap;
-  return (c << 16) / cap;
+static inline u32 capped_q16(u32 x, const CappedTerm *t) {
+  u32 c = x < t->cap ? x : t->cap;
+  return (c << 16) / t->cap;
 }
 
 /* min(1, a / (b * cap)) in Q16, cap < 2^16: q < cap, so q * 2^16 + ratio <= (cap - 1) * 2^16 + 2^16 fits. */
-static inline u32 mean_capped_q16(u32 a, u32 b, u32 cap) {
+static inline u32 mean_capped_q16(u32 a, u32 b, const CappedTerm *t) {
   if (b == 0) return 0;
   u32 q = a / b;
-  if (q >= cap) return 1u << 16;
-  u32 r = a - q * b;
-  return ((q << 16) + ratio_q16(r, b)) / cap;
+  if (q >= t->cap) return 1u << 16;
+  return ((q << 16) + ratio_q16(a - q * b, b)) / t->cap;
 }
 
-static u32 values[MAX_VALUES];
-
-/* Score, expert and confidence of a counted record. */
-static inline void finish(const Counts *s, u32 *expert_out, u32 *score_out, u32 *conf_out) {
-  const u32 *P = params;
-  u32 *v = values;
-  u32 cont = s->lane[P[P_CLASS_CONTINUATION]];
-  u32 chars = s->bytes - cont;
-  v[P[P_STAT_BYTES]] = s->bytes;
-  v[P[P_STAT_CHARS]] = chars;
-  for (u32 c = 0; c < P[P_CLASS_CONTINUATION]; c++) v[P[P_CLASS_STAT_OFFSET] + c] = s->lane[c];
-  v[P[P_STAT_TOKENS]] = s->lane[MAX_CLASSES];
-  v[P[P_STAT_TRANSITIONS]] = s->lane[MAX_CLASSES + 1];
-  v[P[P_VALUE_NON_WS_CHARS]] = chars - s->lane[P[P_CLASS_WHITESPACE]];
-  v[P[P_VALUE_DISTINCT_BYTES]] = take_distinct();
-
-  /* sum(weights) * 2^16 < 2^32 (src/model WEIGHT_SCALE; configure() checks it), so the sum fits 32 bits. */
-  u32 acc = 0;
-  u32 nf = P[P_FEATURE_COUNT];
-  for (u32 f = 0; f < nf; f++) {
-    u32 num = v[feature_num[f]];
-    u32 kind = feature_kind[f];
-    u32 q;
-    if (kind == P[P_KIND_RATIO]) {
-      u32 den = v[feature_den[f]];
-      q = ratio_q16(num < den ? num : den, den);
-    } else if (kind == P[P_KIND_CAPPED]) {
-      q = capped_q16(num, feature_cap[f]);
-    } else {
-      q = mean_capped_q16(num, v[feature_den[f]], feature_cap[f]);
-    }
-    acc += feature_weight[f] * q;
-  }
-  u32 score = acc / P[P_WEIGHT_SUM];
-
+/* Expert and confidence of a score, the steps of src/model. */
+static void expert_and_confidence(u32 score, u32 *expert, u32 *confidence) {
   /* Expert = boundaries at or below the score; they strictly increase, so binary search. */
-  u32 n = P[P_BOUNDARY_COUNT];
+  u32 n = params[P_BOUNDARY_COUNT];
   u32 lo = 0, hi = n;
   while (lo < hi) {
     u32 mid = (lo + hi) >> 1;
@@ -279,24 +191,204 @@ static inline void finish(const Counts *s, u32 *expert_out, u32 *score_out, u32 
       dist = a < b ? a : b;
       span = (bhi - blo) >> 1;
     }
-    conf = span == 0 ? 0 : ratio_q16(dist < span ? dist : span, span);
+    conf = ratio_q16(dist < span ? dist : span, span);
   }
-  *expert_out = e;
+  *expert = e;
+  *confidence = conf;
+}
+
+/* The slot of each value index, 0 when one is out of range. */
+static u32 build_value_slots(void) {
+  const u32 *P = params;
+  u32 n = P[P_VALUE_COUNT];
+  for (u32 v = 0; v < n; v++) value_slot[v] = SLOT_ZERO;
+  if (P[P_STAT_BYTES] >= n || P[P_STAT_CHARS] >= n || P[P_STAT_TOKENS] >= n || P[P_STAT_TRANSITIONS] >= n ||
+      P[P_VALUE_NON_WS_CHARS] >= n || P[P_VALUE_DISTINCT_BYTES] >= n || P[P_CLASS_STAT_OFFSET] + P[P_CLASS_CONTINUATION] > n) {
+    return 0;
+  }
+  /* Classes below CONTINUATION have a value; it is BYTES - CHARS. */
+  for (u32 c = 0; c < P[P_CLASS_CONTINUATION]; c++) value_slot[P[P_CLASS_STAT_OFFSET] + c] = c;
+  value_slot[P[P_STAT_BYTES]] = SLOT_BYTES;
+  value_slot[P[P_STAT_CHARS]] = SLOT_CHARS;
+  value_slot[P[P_STAT_TOKENS]] = MAX_CLASSES;
+  value_slot[P[P_STAT_TRANSITIONS]] = MAX_CLASSES + 1;
+  value_slot[P[P_VALUE_NON_WS_CHARS]] = SLOT_NON_WS_CHARS;
+  value_slot[P[P_VALUE_DISTINCT_BYTES]] = SLOT_DISTINCT;
+  return 1;
+}
+
+/* Sorts the host's features into ratio_groups, ratio_terms, capped_terms and mean_terms. */
+static void build_plan(void) {
+  u32 nf = params[P_FEATURE_COUNT];
+  u32 grouped = 0;
+  u32 done = 0; /* bit f: feature f is placed (MAX_FEATURES is 32) */
+  ratio_group_count = capped_count = mean_count = 0;
+  for (u32 f = 0; f < nf; f++) {
+    if (feature_weight[f] == 0 || (done >> f & 1)) continue;
+    u32 kind = feature_kind[f];
+    if (kind == params[P_KIND_RATIO]) {
+      RatioGroup *g = &ratio_groups[ratio_group_count++];
+      g->den = value_slot[feature_den[f]];
+      g->terms = 0;
+      for (u32 k = f; k < nf; k++) {
+        if (feature_weight[k] == 0 || feature_kind[k] != kind || feature_den[k] != feature_den[f]) continue;
+        ratio_terms[grouped].num = value_slot[feature_num[k]];
+        ratio_terms[grouped].weight = feature_weight[k];
+        grouped++;
+        g->terms++;
+        done |= 1u << k;
+      }
+    } else {
+      CappedTerm *t = kind == params[P_KIND_CAPPED] ? &capped_terms[capped_count++] : &mean_terms[mean_count++];
+      t->num = value_slot[feature_num[f]];
+      t->den = value_slot[feature_den[f]];
+      t->cap = feature_cap[f];
+      t->weight = feature_weight[f];
+    }
+  }
+}
+
+/* Checks the host's tables and builds pair_add, value_slot and the plan. Returns 0, or the failing P_* index + 1. */
+EXPORT("configure") u32 configure(void) {
+  u32 classes = params[P_CLASS_COUNT];
+  if (classes < 1 || classes > MAX_CLASSES) return P_CLASS_COUNT + 1;
+  if (params[P_CLASS_WHITESPACE] >= classes) return P_CLASS_WHITESPACE + 1;
+  if (params[P_CLASS_CONTINUATION] >= classes) return P_CLASS_CONTINUATION + 1;
+  if (params[P_VALUE_COUNT] > MAX_VALUES) return P_VALUE_COUNT + 1;
+  if (params[P_FRACTION_BITS] != 16) return P_FRACTION_BITS + 1; /* the u32 steps above assume 16 */
+  if (params[P_FEATURE_COUNT] > MAX_FEATURES) return P_FEATURE_COUNT + 1;
+  if (params[P_WEIGHT_SUM] == 0 || params[P_WEIGHT_SUM] >= (1u << 16)) return P_WEIGHT_SUM + 1;
+  {
+    u64 total = 0;
+    for (u32 f = 0; f < params[P_FEATURE_COUNT]; f++) total += feature_weight[f];
+    if (total != params[P_WEIGHT_SUM]) return P_WEIGHT_SUM + 1;
+  }
+  if (params[P_BOUNDARY_COUNT] >= MAX_BOUNDARIES) return P_BOUNDARY_COUNT + 1;
+  for (u32 f = 0; f < params[P_FEATURE_COUNT]; f++) {
+    if (feature_num[f] >= params[P_VALUE_COUNT] || feature_den[f] >= params[P_VALUE_COUNT]) return P_VALUE_COUNT + 1;
+    if (feature_cap[f] < 1 || feature_cap[f] > 0xffff) return P_FEATURE_COUNT + 1;
+  }
+  for (u32 b = 0; b < 256; b++) {
+    if (byte_class[b] >= classes) return P_CLASS_COUNT + 1;
+  }
+  if (!build_value_slots()) return P_VALUE_COUNT + 1;
+  for (u32 p = 0; p < classes; p++) {
+    for (u32 b = 0; b < 256; b++) {
+      u32 c = byte_class[b];
+      u32 pair = p * classes + c;
+      pair_add[p * 256 + b] = (1ull << (LANE_BITS * c)) |
+                              ((u64)token_start[pair] << (LANE_BITS * MAX_CLASSES)) |
+                              ((u64)transition[pair] << (LANE_BITS * (MAX_CLASSES + 1)));
+    }
+  }
+  build_plan();
+  return 0;
+}
+
+/*
+ * Counters of one record while it is being counted (possibly over several runs).
+ *
+ * seen[]: the byte values present, one plain store per byte, no dependency
+ * between bytes. finish() sums and clears the 256 flags with SIMD
+ * (take_distinct). Measured against a 256-bit set updated per byte: about
+ * 1.3x faster on short lines and 2x on long strings. The explicit SIMD sum
+ * costs about 3 ns a record where the scalar loop cost 25 ns.
+ */
+typedef struct {
+  u8 seen[256] __attribute__((aligned(16)));
+  u32 slot[SLOTS]; /* lanes and SLOT_BYTES while counting; finish() adds the rest */
+  u32 prev;        /* class of the previous byte; the whitespace class at the start of a record */
+} Counts;
+
+static inline void counts_reset(Counts *s) {
+  for (int k = 0; k < SLOTS; k++) s->slot[k] = 0;
+  s->prev = params[P_CLASS_WHITESPACE];
+}
+
+/* Number of flags set in s->seen, which it clears: 16 flags per lane at most, so 8-bit lanes cannot overflow. */
+static inline u32 take_distinct(Counts *s) {
+  v128_t *flags = (v128_t *)s->seen;
+  v128_t sum = wasm_i8x16_splat(0);
+  for (int k = 0; k < 16; k++) {
+    sum = wasm_i8x16_add(sum, flags[k]);
+    flags[k] = wasm_i8x16_splat(0);
+  }
+  v128_t wide = wasm_i32x4_extadd_pairwise_i16x8(wasm_u16x8_extadd_pairwise_u8x16(sum));
+  return (u32)(wasm_i32x4_extract_lane(wide, 0) + wasm_i32x4_extract_lane(wide, 1) + wasm_i32x4_extract_lane(wide, 2) +
+               wasm_i32x4_extract_lane(wide, 3));
+}
+
+static inline void count_run(Counts *s, const u8 *p, const u8 *end) {
+  const u64 *add = pair_add;
+  const u8 *cls = byte_class;
+  u8 *present = s->seen;
+  u32 prev = s->prev;
+  s->slot[SLOT_BYTES] += (u32)(end - p);
+  while (p < end) {
+    const u8 *stop = (end - p > RUN) ? p + RUN : end;
+    u64 acc = 0;
+    for (; p < stop; p++) {
+      u32 b = *p;
+      acc += add[(prev << 8) | b];
+      prev = cls[b];
+      present[b] = 1;
+    }
+    for (int k = 0; k < LANES; k++) s->slot[k] += (u32)((acc >> (LANE_BITS * k)) & LANE_MASK);
+  }
+  s->prev = prev;
+}
+
+/* Score, expert and confidence of a counted record. */
+static inline void finish(Counts *s, u32 *expert_out, u32 *score_out, u32 *conf_out) {
+  u32 *x = s->slot;
+  u32 chars = x[SLOT_BYTES] - x[params[P_CLASS_CONTINUATION]];
+  x[SLOT_CHARS] = chars;
+  x[SLOT_NON_WS_CHARS] = chars - x[params[P_CLASS_WHITESPACE]];
+  x[SLOT_DISTINCT] = take_distinct(s);
+
+  /* sum(weights) * 2^16 < 2^32 (src/model WEIGHT_SCALE; configure() checks it), so the sum fits 32 bits. */
+  u32 acc = 0;
+  const RatioTerm *t = ratio_terms;
+  for (u32 g = 0; g < ratio_group_count; g++) {
+    u32 den = x[ratio_groups[g].den];
+    const RatioTerm *last = t + ratio_groups[g].terms;
+    if (den == 0) { /* every ratio of the group is 0 */
+      t = last;
+      continue;
+    }
+    u32 shift = q16_shift(den);
+    u32 bs = den >> shift;
+    /* A handful of terms: vectorised, they measured slower. */
+#pragma clang loop vectorize(disable)
+    for (; t < last; t++) {
+      u32 num = x[t->num];
+      acc += t->weight * ((((num < den ? num : den) >> shift) << 16) / bs);
+    }
+  }
+  for (u32 k = 0; k < capped_count; k++) {
+    const CappedTerm *c = &capped_terms[k];
+    acc += c->weight * capped_q16(x[c->num], c);
+  }
+  for (u32 k = 0; k < mean_count; k++) {
+    const CappedTerm *c = &mean_terms[k];
+    acc += c->weight * mean_capped_q16(x[c->num], x[c->den], c);
+  }
+  u32 score = acc / params[P_WEIGHT_SUM];
+  expert_and_confidence(score, expert_out, conf_out);
   *score_out = score;
-  *conf_out = conf;
 }
 
 /*
  * Routes `count` whole records. Record i is bytes[offsets[i] - base, offsets[i + 1] - base):
  * the host copies a window of a batch's bytes and offsets here without rebasing them.
  */
+static Counts record;
 EXPORT("route_window")
 void route_window(const u8 *bytes, const u32 *offsets, u32 count, u32 base, u32 *experts, u32 *scores, u32 *conf) {
-  Counts s;
   for (u32 i = 0; i < count; i++) {
-    counts_reset(&s);
-    count_run(&s, bytes + (offsets[i] - base), bytes + (offsets[i + 1] - base));
-    finish(&s, experts + i, scores + i, conf + i);
+    counts_reset(&record);
+    count_run(&record, bytes + (offsets[i] - base), bytes + (offsets[i + 1] - base));
+    finish(&record, experts + i, scores + i, conf + i);
   }
 }
 
@@ -305,7 +397,7 @@ static Counts long_record;
 EXPORT("long_reset") void long_reset(void) {
   counts_reset(&long_record);
   /* A long record abandoned half way (the host threw) must not leave its bytes behind. */
-  (void)take_distinct();
+  (void)take_distinct(&long_record);
 }
 EXPORT("long_add") void long_add(const u8 *bytes, u32 length) { count_run(&long_record, bytes, bytes + length); }
 EXPORT("long_finish") void long_finish(u32 *expert, u32 *score, u32 *conf) { finish(&long_record, expert, score, conf); }
