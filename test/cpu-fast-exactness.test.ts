@@ -11,6 +11,7 @@ import { WasmKernel } from '../src/backends/cpu/wasm-kernel.js';
 import { CpuReferenceBackend } from '../src/backends/cpu-reference/reference-backend.js';
 import { scoreStatistics } from '../src/backends/cpu-reference/score.js';
 import { computeStatistics } from '../src/backends/cpu-reference/statistics.js';
+import { instantiate, type WasmMemory } from '../src/wasm/instance.js';
 import { ConfigError } from '../src/errors.js';
 import { packStrings, type PackedBatch } from '../src/model/packed-batch.js';
 import { resolveRouterConfig, type RouterConfig, type RouterOptions } from '../src/model/router-config.js';
@@ -189,6 +190,49 @@ describe('the fast kernels, beyond the input classes', () => {
     expectSame(reference(batch, config), want, 'reference');
     expectSame(fast(new WasmKernel(), batch, config), want, 'wasm');
     expectSame(fast(new JsKernel(), batch, config), want, 'js');
+  });
+});
+
+// kernel.c divides by multiplying with ceil(2^48 / d); its two routines against plain division, every divisor.
+describe('the WebAssembly kernel\'s division by multiplication', () => {
+  interface DivisionExports {
+    memory: WasmMemory;
+    test_div_q16(a: number, d: number): number;
+    test_div_u16(x: number, d: number): number;
+  }
+  const x = instantiate<DivisionExports>(new URL('../src/backends/cpu/kernel.wasm', import.meta.url));
+  const MAX_U32 = 2 ** 32 - 1;
+
+  function check(name: string, got: number, want: number, a: number, d: number): void {
+    if (got >>> 0 !== want) expect.fail(`${name}(${a}, ${d}) is ${got >>> 0}, plain division says ${want}`);
+  }
+
+  it('floor(a * 2^16 / d) for every divisor 1..65535, with a at its edges and random (a < 2^16)', () => {
+    const rr = rng(48);
+    for (let d = 1; d < 65536; d++) {
+      const as = [0, 1, d - 1, d, d + 1, (d >>> 1) + 1, 65534, 65535];
+      for (let k = 0; k < 8; k++) as.push(randomInt(rr, 65536));
+      for (const a of as) if (a < 65536) check('div_q16', x.test_div_q16(a, d), Math.floor((a * 65536) / d), a, d);
+    }
+  });
+
+  it('floor(a * 2^16 / d) for every a < 2^16 and every divisor up to 300', () => {
+    for (let d = 1; d <= 300; d++) for (let a = 0; a < 65536; a++) check('div_q16', x.test_div_q16(a, d), Math.floor((a * 65536) / d), a, d);
+  });
+
+  it('floor(x / d) for every divisor 1..65535, with x at the multiples of d near 2^32, the edges and random (x < 2^32)', () => {
+    const rr = rng(32);
+    for (let d = 1; d < 65536; d++) {
+      const top = MAX_U32 - (MAX_U32 % d); // the largest multiple of d
+      const xs = [0, 1, d - 1, d, d + 1, 2 * d - 1, top - d, top - d - 1, top - 1, top, MAX_U32 - 1, MAX_U32, d * 65536 - 1, d * 65536];
+      for (let k = 0; k < 8; k++) xs.push(Math.floor(rr() * 2 ** 32));
+      for (const v of xs) if (v <= MAX_U32) check('div_u16', x.test_div_u16(v, d), Math.floor(v / d), v, d);
+    }
+  });
+
+  it('give 0 for the divisor 0 (what the model\'s ratio gives), as finish() relies on', () => {
+    for (const a of [0, 1, 65535]) expect(x.test_div_q16(a, 0)).toBe(0);
+    for (const v of [0, 1, MAX_U32]) expect(x.test_div_u16(v, 0)).toBe(0);
   });
 });
 

@@ -106,7 +106,7 @@ static u32 value_slot[MAX_VALUES];
  * is a sum of non-negative terms below 2^32, so their order does not change
  * it, and a feature of weight 0 adds nothing. Ratios that share a
  * denominator (five of the default model's six divide by the characters)
- * share its shift. num and den are slots.
+ * share its shift and reciprocal. num and den are slots.
  */
 typedef struct {
   u32 den;
@@ -116,6 +116,7 @@ typedef struct {
   u32 num, weight;
 } RatioTerm;
 typedef struct {
+  u64 cap_recip; /* recip[cap] */
   u32 num, den, cap, weight;
 } CappedTerm;
 static RatioGroup ratio_groups[MAX_FEATURES];
@@ -123,12 +124,51 @@ static RatioTerm ratio_terms[MAX_FEATURES];
 static CappedTerm capped_terms[MAX_FEATURES];
 static CappedTerm mean_terms[MAX_FEATURES];
 static u32 ratio_group_count, capped_count, mean_count;
+static u64 weight_sum_recip;
+
+/*
+ * ---- division by multiplication (Granlund-Montgomery) ----
+ * With m = ceil(2^48 / d) = (2^48 + e) / d, 0 <= e < d, and x < 2^32:
+ * x * m / 2^48 = x / d + x * e / (d * 2^48), and x * e < 2^48, so the error
+ * term is below 1/d while the fraction of x / d is at most (d - 1) / d:
+ * floor(x * m / 2^48) = floor(x / d) for every d < 2^16. Every division of
+ * the scoring is of that shape. recip[] is the same for every model (512 KiB,
+ * of which short records touch the first few hundred entries); recip[0] is 0,
+ * which makes a division by 0 give 0, as the model's ratios do.
+ */
+#define RECIPROCALS (1u << 16)
+static u64 recip[RECIPROCALS];
+
+static void build_reciprocals(void) {
+  if (recip[1] != 0) return;
+  for (u32 d = 1; d < RECIPROCALS; d++) recip[d] = ((1ull << 48) + d - 1) / d;
+}
+
+/* floor(a * 2^16 / d) for a < 2^16, given m = recip[d]: a * m < 2^16 * 2^48 fits 64 bits. */
+static inline u32 div_q16(u32 a, u64 m) { return (u32)(((u64)a * m) >> 32); }
+
+/* floor(x / d) for x < 2^32, given m = recip[d]: the 80-bit product x * m from two 64-bit ones. */
+static inline u32 div_u16(u32 x, u64 m) {
+  u64 hi = (u64)x * (m >> 32); /* < 2^48 */
+  u64 lo = (u64)x * (u32)m;
+  return (u32)((hi + (lo >> 32)) >> 16);
+}
+
+/* For test/cpu-fast-exactness.test.ts, which checks both against plain division for every divisor. */
+EXPORT("test_div_q16") u32 test_div_q16(u32 a, u32 d) {
+  build_reciprocals();
+  return div_q16(a, recip[d & 0xffff]);
+}
+EXPORT("test_div_u16") u32 test_div_u16(u32 x, u32 d) {
+  build_reciprocals();
+  return div_u16(x, recip[d & 0xffff]);
+}
 
 /*
  * ---- fixed point: the same steps as src/model/fixed-point.ts ----
  * Every dividend fits 32 bits (configure() checks FRACTION_BITS is 16, and
- * each caller keeps its numerator at or below its 16-bit denominator), so
- * the divisions are 32-bit (an exact f64 division measured slower).
+ * each caller keeps its numerator at or below its 16-bit denominator) and
+ * every divisor 16 bits, so each division is a multiplication by recip[].
  */
 
 static inline u32 bit_length(u32 x) { return x == 0 ? 0 : 32 - (u32)__builtin_clz(x); }
@@ -139,25 +179,30 @@ static inline u32 q16_shift(u32 b) {
   return len > 16 ? len - 16 : 0;
 }
 
-/* floor(a / b * 2^16) for a <= b, 0 for b = 0. */
+/* floor(a / b * 2^16) for a <= b, 0 for b = 0: after the shift, as <= bs < 2^16. */
 static inline u32 ratio_q16(u32 a, u32 b) {
-  if (b == 0) return 0;
   u32 shift = q16_shift(b);
-  return ((a >> shift) << 16) / (b >> shift);
+  return div_q16(a >> shift, recip[b >> shift]);
 }
 
 /* min(x, cap) / cap in Q16, cap < 2^16. */
 static inline u32 capped_q16(u32 x, const CappedTerm *t) {
   u32 c = x < t->cap ? x : t->cap;
-  return (c << 16) / t->cap;
+  return div_q16(c, t->cap_recip);
 }
 
-/* min(1, a / (b * cap)) in Q16, cap < 2^16: q < cap, so q * 2^16 + ratio <= (cap - 1) * 2^16 + 2^16 fits. */
+/* min(1, a / (b * cap)) in Q16, cap < 2^16: q < cap, so q * 2^16 + ratio <= (cap - 1) * 2^16 + 2^16 < 2^32. b = 0 gives 0. */
 static inline u32 mean_capped_q16(u32 a, u32 b, const CappedTerm *t) {
-  if (b == 0) return 0;
-  u32 q = a / b;
-  if (q >= t->cap) return 1u << 16;
-  return ((q << 16) + ratio_q16(a - q * b, b)) / t->cap;
+  u32 q, ratio;
+  if (b < RECIPROCALS) {
+    u64 mb = recip[b];
+    q = div_u16(a, mb);
+    ratio = div_q16(a - q * b, mb); /* the remainder is below b < 2^16: ratio_q16 would not shift */
+  } else {
+    q = a / b;
+    ratio = ratio_q16(a - q * b, b);
+  }
+  return q >= t->cap ? 1u << 16 : div_u16((q << 16) + ratio, t->cap_recip);
 }
 
 /* Expert and confidence of a score, the steps of src/model. */
@@ -243,12 +288,14 @@ static void build_plan(void) {
       t->num = value_slot[feature_num[f]];
       t->den = value_slot[feature_den[f]];
       t->cap = feature_cap[f];
+      t->cap_recip = recip[feature_cap[f]];
       t->weight = feature_weight[f];
     }
   }
+  weight_sum_recip = recip[params[P_WEIGHT_SUM]];
 }
 
-/* Checks the host's tables and builds pair_add, value_slot and the plan. Returns 0, or the failing P_* index + 1. */
+/* Checks the host's tables and builds pair_add, value_slot, recip and the plan. Returns 0, or the failing P_* index + 1. */
 EXPORT("configure") u32 configure(void) {
   u32 classes = params[P_CLASS_COUNT];
   if (classes < 1 || classes > MAX_CLASSES) return P_CLASS_COUNT + 1;
@@ -281,6 +328,7 @@ EXPORT("configure") u32 configure(void) {
                               ((u64)transition[pair] << (LANE_BITS * (MAX_CLASSES + 1)));
     }
   }
+  build_reciprocals();
   build_plan();
   return 0;
 }
@@ -351,18 +399,13 @@ static inline void finish(Counts *s, u32 *expert_out, u32 *score_out, u32 *conf_
   const RatioTerm *t = ratio_terms;
   for (u32 g = 0; g < ratio_group_count; g++) {
     u32 den = x[ratio_groups[g].den];
-    const RatioTerm *last = t + ratio_groups[g].terms;
-    if (den == 0) { /* every ratio of the group is 0 */
-      t = last;
-      continue;
-    }
     u32 shift = q16_shift(den);
-    u32 bs = den >> shift;
+    u64 m = recip[den >> shift];
     /* A handful of terms: vectorised, they measured slower. */
 #pragma clang loop vectorize(disable)
-    for (; t < last; t++) {
+    for (const RatioTerm *last = t + ratio_groups[g].terms; t < last; t++) {
       u32 num = x[t->num];
-      acc += t->weight * ((((num < den ? num : den) >> shift) << 16) / bs);
+      acc += t->weight * div_q16((num < den ? num : den) >> shift, m);
     }
   }
   for (u32 k = 0; k < capped_count; k++) {
@@ -373,7 +416,7 @@ static inline void finish(Counts *s, u32 *expert_out, u32 *score_out, u32 *conf_
     const CappedTerm *c = &mean_terms[k];
     acc += c->weight * mean_capped_q16(x[c->num], x[c->den], c);
   }
-  u32 score = acc / params[P_WEIGHT_SUM];
+  u32 score = div_u16(acc, weight_sum_recip);
   expert_and_confidence(score, expert_out, conf_out);
   *score_out = score;
 }
