@@ -149,6 +149,35 @@ describe('the fast kernels, beyond the input classes', () => {
     expectSame(fast(new JsKernel(), batch, resolveRouterConfig(pinned[0][0])), pinned[0][1], 'js');
   });
 
+  it('route records of few long tokens, their mean token length at and around the cap, like the reference', () => {
+    // tokenLength is a mean capped at `cap`: a non-whitespace characters in b tokens, a around b * cap,
+    // b on both sides of 2^16 (kernel.c takes another path from 2^16 tokens).
+    const record = (a: number, b: number): Uint8Array => {
+      const out = Buffer.alloc(a + b - 1, 0x20);
+      let at = 0;
+      for (let t = 0; t < b; t++) {
+        const len = Math.floor(a / b) + (t < a % b ? 1 : 0);
+        out.fill('aB3,', at, at + len);
+        at += len + 1;
+      }
+      return out;
+    };
+    const rr = rng(16);
+    for (const [cap, tokens] of [[65535, [1, 2, 5]], [1000, [1, 7, 300]], [2, [65535, 65536, 70001]]] as const) {
+      const parts: Uint8Array[] = [];
+      for (const b of tokens) {
+        const as = [b, b * cap - 1, b * cap, b * cap + 1, Math.floor((b * cap) / 2) + 1];
+        for (let k = 0; k < 5; k++) as.push(b + randomInt(rr, b * (cap - 1)));
+        for (const a of as) parts.push(record(a, b));
+      }
+      const batch = packBytes(parts);
+      const config = resolveRouterConfig({ caps: { tokenLength: cap } });
+      const want = reference(batch, config);
+      expectSame(fast(new WasmKernel(), batch, config), want, `wasm, cap ${cap}`);
+      expectSame(fast(new JsKernel(), batch, config), want, `js, cap ${cap}`);
+    }
+  });
+
   it('route only the first `count` records, from offsets that need not start at 0', () => {
     const batch = mixed(7, 500);
     const config = resolveRouterConfig({ numExperts: 4 });

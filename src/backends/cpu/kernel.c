@@ -209,18 +209,23 @@ static inline u32 capped_q16(u32 x, const CappedTerm *t) {
   return div_q16(c, t->cap_recip);
 }
 
-/* min(1, a / (b * cap)) in Q16, cap < 2^16: q < cap, so q * 2^16 + ratio <= (cap - 1) * 2^16 + 2^16 < 2^32. b = 0 gives 0. */
+/*
+ * min(1, a / (b * cap)) in Q16, cap < 2^16, 0 for b = 0. The model's steps:
+ * q = floor(a / b); ONE if q >= cap, else floor((q * 2^16 + ratio_q16(a - q * b, b)) / cap)
+ * (q < cap, so q * 2^16 + ratio <= (cap - 1) * 2^16 + 2^16 < 2^32).
+ * For b < 2^16 ratio_q16 does not shift, so q * 2^16 + ratio = floor(a * 2^16 / b),
+ * and floor(floor(x) / cap) = floor(x / cap): the value is min(ONE, floor(a * 2^16 / (b * cap))),
+ * one 64-bit division (b * cap < 2^32), which measured faster than the five multiplications.
+ */
 static inline u32 mean_capped_q16(u32 a, u32 b, const CappedTerm *t) {
-  u32 q, ratio;
   if (b < RECIPROCALS) {
-    u64 mb = recip[b];
-    q = div_u16(a, mb);
-    ratio = div_q16(a - q * b, mb); /* the remainder is below b < 2^16: ratio_q16 would not shift */
-  } else {
-    q = a / b;
-    ratio = ratio_q16(a - q * b, b);
+    u32 d = b * t->cap;
+    u64 q = ((u64)a << 16) / (d == 0 ? 1 : d);
+    return b == 0 ? 0 : q < (1u << 16) ? (u32)q : 1u << 16;
   }
-  return q >= t->cap ? 1u << 16 : div_u16((q << 16) + ratio, t->cap_recip);
+  u32 q = a / b;
+  if (q >= t->cap) return 1u << 16;
+  return div_u16((q << 16) + ratio_q16(a - q * b, b), t->cap_recip);
 }
 
 /* Confidence of a score in expert e's interval, the steps of src/model. */
