@@ -228,6 +228,7 @@ describe('the WebAssembly kernel\'s division by multiplication', () => {
     memory: WasmMemory;
     test_div_q16(a: number, d: number): number;
     test_div_u16(x: number, d: number): number;
+    test_q16_quotient(n: number, d: number): number;
   }
   const x = instantiate<DivisionExports>(new URL('../src/backends/cpu/kernel.wasm', import.meta.url));
   const MAX_U32 = 2 ** 32 - 1;
@@ -257,6 +258,25 @@ describe('the WebAssembly kernel\'s division by multiplication', () => {
       for (let k = 0; k < 8; k++) xs.push(Math.floor(rr() * 2 ** 32));
       for (const v of xs) if (v <= MAX_U32) check('div_u16', x.test_div_u16(v, d), Math.floor(v / d), v, d);
     }
+  });
+
+  // The four-record scorer's mean token length divides n * 2^16 by d < 2^32 in doubles and truncates.
+  it('min(2^16, floor(n * 2^16 / d)) in doubles, for quotients just below an integer and at the edges', () => {
+    const want = (n: number, d: number): number => Number(BigInt(Math.min(65536, Number((BigInt(n) * 65536n) / BigInt(d)))));
+    const rr = rng(53);
+    const cases: [number, number][] = [];
+    for (let d = 1; d < 65536; d++) cases.push([d - 1, d], [d, d], [Math.floor(d / 2), d], [randomInt(rr, d), d]);
+    for (let k = 0; k < 20000; k++) {
+      // An odd d and the n < d with n * 2^16 = -1 (mod d): the quotient is as close below an integer as it gets.
+      const d = BigInt(Math.floor(rr() * 2 ** 31)) * 2n + 1n;
+      let inverse = 1n;
+      for (let e = 65536n % d, p = d - 2n; p > 0n; p >>= 1n, e = (e * e) % d) if (p & 1n) inverse = (inverse * e) % d; // 2^16 mod d to the power d - 2
+      const n = (d - inverse) % d;
+      if (((n * 65536n) % d) === d - 1n) cases.push([Number(n), Number(d)]); // d prime, or a lucky composite
+      cases.push([Math.floor(rr() * Number(d)), Number(d)]);
+    }
+    for (const d of [2 ** 32 - 1, 2 ** 32 - 2, 2 ** 31, 65536, 65537]) cases.push([d - 1, d], [d, d], [MAX_U32, d], [1, d]);
+    for (const [n, d] of cases) check('q16_quotient', x.test_q16_quotient(n, d), want(n, d), n, d);
   });
 
   it('give 0 for the divisor 0 (what the model\'s ratio gives), as finish() relies on', () => {
