@@ -398,24 +398,34 @@ static inline u32 take_distinct(Counts *s) {
                wasm_i32x4_extract_lane(wide, 3));
 }
 
-/* Adds the lanes and SLOT_BYTES of bytes [p, end) to slots[k * stride]. */
-static inline void count_run(Counts *s, u32 *slots, u32 stride, const u8 *p, const u8 *end) {
+/* The packed lanes of bytes [p, stop), at most RUN of them, which it marks in s->seen. */
+static inline u64 count_bytes(Counts *s, const u8 *p, const u8 *stop) {
   const u64 *const *after = row_after;
   u8 *present = s->seen;
   const u64 *row = s->row;
-  slots[SLOT_BYTES * stride] += (u32)(end - p);
-  while (p < end) {
-    const u8 *stop = (end - p > RUN) ? p + RUN : end;
-    u64 acc = 0;
-    for (; p < stop; p++) {
-      u32 b = *p;
-      acc += row[b];
-      row = after[b];
-      present[b] = 1;
-    }
-    for (int k = 0; k < LANES; k++) slots[k * stride] += (u32)((acc >> (LANE_BITS * k)) & LANE_MASK);
+  u64 acc = 0;
+  for (; p < stop; p++) {
+    u32 b = *p;
+    acc += row[b];
+    row = after[b];
+    present[b] = 1;
   }
   s->row = row;
+  return acc;
+}
+
+static inline u32 lane(u64 acc, u32 k) { return (u32)((acc >> (LANE_BITS * k)) & LANE_MASK); }
+
+static inline const u8 *run_end(const u8 *p, const u8 *end) { return end - p > RUN ? p + RUN : end; }
+
+/* Adds the lanes and SLOT_BYTES of bytes [p, end) to slots[k * stride]. */
+static inline void count_run(Counts *s, u32 *slots, u32 stride, const u8 *p, const u8 *end) {
+  slots[SLOT_BYTES * stride] += (u32)(end - p);
+  for (const u8 *stop; p < end; p = stop) {
+    stop = run_end(p, end);
+    u64 acc = count_bytes(s, p, stop);
+    for (u32 k = 0; k < LANES; k++) slots[k * stride] += lane(acc, k);
+  }
 }
 
 /* Score, expert and confidence of a record from all its slots. */
@@ -580,10 +590,13 @@ void route_window(const u8 *bytes, const u32 *offsets, u32 count, u32 base, u32 
     u32 n = count - first < BLOCK ? count - first : BLOCK;
     const u32 *off = offsets + first;
     for (u32 r = 0; r < n; r++) {
-      for (u32 k = 0; k < LANES; k++) block[k][r] = 0;
-      block[SLOT_BYTES][r] = 0;
+      /* The first run's lanes are stored, so that the column needs no clearing. */
+      const u8 *p = bytes + (off[r] - base), *end = bytes + (off[r + 1] - base), *stop = run_end(p, end);
       counts_reset(&record);
-      count_run(&record, &block[0][r], BLOCK, bytes + (off[r] - base), bytes + (off[r + 1] - base));
+      u64 acc = count_bytes(&record, p, stop);
+      for (u32 k = 0; k < LANES; k++) block[k][r] = lane(acc, k);
+      block[SLOT_BYTES][r] = (u32)(stop - p);
+      count_run(&record, &block[0][r], BLOCK, stop, end);
       block[SLOT_DISTINCT][r] = take_distinct(&record);
     }
     for (u32 r = 0; r < n; r += 4) {
