@@ -11,6 +11,7 @@ import { WasmKernel } from '../src/backends/cpu/wasm-kernel.js';
 import { CpuReferenceBackend } from '../src/backends/cpu-reference/reference-backend.js';
 import { scoreStatistics } from '../src/backends/cpu-reference/score.js';
 import { computeStatistics } from '../src/backends/cpu-reference/statistics.js';
+import { instantiate, type WasmMemory } from '../src/wasm/instance.js';
 import { ConfigError } from '../src/errors.js';
 import { packStrings, type PackedBatch } from '../src/model/packed-batch.js';
 import { resolveRouterConfig, type RouterConfig, type RouterOptions } from '../src/model/router-config.js';
@@ -148,6 +149,35 @@ describe('the fast kernels, beyond the input classes', () => {
     expectSame(fast(new JsKernel(), batch, resolveRouterConfig(pinned[0][0])), pinned[0][1], 'js');
   });
 
+  it('route records of few long tokens, their mean token length at and around the cap, like the reference', () => {
+    // tokenLength is a mean capped at `cap`: a non-whitespace characters in b tokens, a around b * cap,
+    // b on both sides of 2^16 (kernel.c takes another path from 2^16 tokens).
+    const record = (a: number, b: number): Uint8Array => {
+      const out = Buffer.alloc(a + b - 1, 0x20);
+      let at = 0;
+      for (let t = 0; t < b; t++) {
+        const len = Math.floor(a / b) + (t < a % b ? 1 : 0);
+        out.fill('aB3,', at, at + len);
+        at += len + 1;
+      }
+      return out;
+    };
+    const rr = rng(16);
+    for (const [cap, tokens] of [[65535, [1, 2, 5]], [1000, [1, 7, 300]], [2, [65535, 65536, 70001]]] as const) {
+      const parts: Uint8Array[] = [];
+      for (const b of tokens) {
+        const as = [b, b * cap - 1, b * cap, b * cap + 1, Math.floor((b * cap) / 2) + 1];
+        for (let k = 0; k < 5; k++) as.push(b + randomInt(rr, b * (cap - 1)));
+        for (const a of as) parts.push(record(a, b));
+      }
+      const batch = packBytes(parts);
+      const config = resolveRouterConfig({ caps: { tokenLength: cap } });
+      const want = reference(batch, config);
+      expectSame(fast(new WasmKernel(), batch, config), want, `wasm, cap ${cap}`);
+      expectSame(fast(new JsKernel(), batch, config), want, `js, cap ${cap}`);
+    }
+  });
+
   it('route only the first `count` records, from offsets that need not start at 0', () => {
     const batch = mixed(7, 500);
     const config = resolveRouterConfig({ numExperts: 4 });
@@ -189,6 +219,69 @@ describe('the fast kernels, beyond the input classes', () => {
     expectSame(reference(batch, config), want, 'reference');
     expectSame(fast(new WasmKernel(), batch, config), want, 'wasm');
     expectSame(fast(new JsKernel(), batch, config), want, 'js');
+  });
+});
+
+// kernel.c divides by multiplying with ceil(2^48 / d); its two routines against plain division, every divisor.
+describe('the WebAssembly kernel\'s division by multiplication', () => {
+  interface DivisionExports {
+    memory: WasmMemory;
+    test_div_q16(a: number, d: number): number;
+    test_div_u16(x: number, d: number): number;
+    test_q16_quotient(n: number, d: number): number;
+  }
+  const x = instantiate<DivisionExports>(new URL('../src/backends/cpu/kernel.wasm', import.meta.url));
+  const MAX_U32 = 2 ** 32 - 1;
+
+  function check(name: string, got: number, want: number, a: number, d: number): void {
+    if (got >>> 0 !== want) expect.fail(`${name}(${a}, ${d}) is ${got >>> 0}, plain division says ${want}`);
+  }
+
+  it('floor(a * 2^16 / d) for every divisor 1..65535, with a at its edges and random (a < 2^16)', () => {
+    const rr = rng(48);
+    for (let d = 1; d < 65536; d++) {
+      const as = [0, 1, d - 1, d, d + 1, (d >>> 1) + 1, 65534, 65535];
+      for (let k = 0; k < 8; k++) as.push(randomInt(rr, 65536));
+      for (const a of as) if (a < 65536) check('div_q16', x.test_div_q16(a, d), Math.floor((a * 65536) / d), a, d);
+    }
+  });
+
+  it('floor(a * 2^16 / d) for every a < 2^16 and every divisor up to 300', () => {
+    for (let d = 1; d <= 300; d++) for (let a = 0; a < 65536; a++) check('div_q16', x.test_div_q16(a, d), Math.floor((a * 65536) / d), a, d);
+  });
+
+  it('floor(x / d) for every divisor 1..65535, with x at the multiples of d near 2^32, the edges and random (x < 2^32)', () => {
+    const rr = rng(32);
+    for (let d = 1; d < 65536; d++) {
+      const top = MAX_U32 - (MAX_U32 % d); // the largest multiple of d
+      const xs = [0, 1, d - 1, d, d + 1, 2 * d - 1, top - d, top - d - 1, top - 1, top, MAX_U32 - 1, MAX_U32, d * 65536 - 1, d * 65536];
+      for (let k = 0; k < 8; k++) xs.push(Math.floor(rr() * 2 ** 32));
+      for (const v of xs) if (v <= MAX_U32) check('div_u16', x.test_div_u16(v, d), Math.floor(v / d), v, d);
+    }
+  });
+
+  // The four-record scorer's mean token length divides n * 2^16 by d < 2^32 in doubles and truncates.
+  it('min(2^16, floor(n * 2^16 / d)) in doubles, for quotients just below an integer and at the edges', () => {
+    const want = (n: number, d: number): number => Number(BigInt(Math.min(65536, Number((BigInt(n) * 65536n) / BigInt(d)))));
+    const rr = rng(53);
+    const cases: [number, number][] = [];
+    for (let d = 1; d < 65536; d++) cases.push([d - 1, d], [d, d], [Math.floor(d / 2), d], [randomInt(rr, d), d]);
+    for (let k = 0; k < 20000; k++) {
+      // An odd d and the n < d with n * 2^16 = -1 (mod d): the quotient is as close below an integer as it gets.
+      const d = BigInt(Math.floor(rr() * 2 ** 31)) * 2n + 1n;
+      let inverse = 1n;
+      for (let e = 65536n % d, p = d - 2n; p > 0n; p >>= 1n, e = (e * e) % d) if (p & 1n) inverse = (inverse * e) % d; // 2^16 mod d to the power d - 2
+      const n = (d - inverse) % d;
+      if (((n * 65536n) % d) === d - 1n) cases.push([Number(n), Number(d)]); // d prime, or a lucky composite
+      cases.push([Math.floor(rr() * Number(d)), Number(d)]);
+    }
+    for (const d of [2 ** 32 - 1, 2 ** 32 - 2, 2 ** 31, 65536, 65537]) cases.push([d - 1, d], [d, d], [MAX_U32, d], [1, d]);
+    for (const [n, d] of cases) check('q16_quotient', x.test_q16_quotient(n, d), want(n, d), n, d);
+  });
+
+  it('give 0 for the divisor 0 (what the model\'s ratio gives), as finish() relies on', () => {
+    for (const a of [0, 1, 65535]) expect(x.test_div_q16(a, 0)).toBe(0);
+    for (const v of [0, 1, MAX_U32]) expect(x.test_div_u16(v, 0)).toBe(0);
   });
 });
 
