@@ -91,6 +91,8 @@ export function routeChunksWith(route: (batch: PackedBatch) => Promise<ChunkRout
   };
 }
 
+const BACKEND_ORDER = ['gpu', 'cpu', 'cpu-reference'];
+
 /** A chunk's routing: a BatchRouting whose backend may name several ("gpu+cpu"). */
 export type ChunkRouting = Omit<BatchRouting, 'backend'> & { backend: string };
 
@@ -271,7 +273,8 @@ export async function runRouteJob(o: RouteJobOptions): Promise<RouteJobResult> {
       boundaries: [...moe.config.boundaries],
       perExpert: [...perExpert],
       shares: shares(perExpert, totals.routed),
-      backend: backends.size ? [...backends].join('+') : 'none',
+      // a fixed order: the workers' chunks may reach the device out of order ("gpu+cpu" after a loss, always)
+      backend: backends.size ? [...backends].sort((a, b) => BACKEND_ORDER.indexOf(a) - BACKEND_ORDER.indexOf(b)).join('+') : 'none',
       adapter: adapters.size ? [...adapters].join('; ') : '(nothing routed)',
       cpuFallbackBatches: o.fallbackBatches(),
       seconds,
