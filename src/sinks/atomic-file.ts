@@ -58,10 +58,12 @@ export class AtomicFile {
 
   /** Buffers data; writes when the buffer is full. */
   async write(data: string | Uint8Array): Promise<void> {
-    const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-    this.pending.push(buf);
-    this.pendingBytes += buf.length;
-    if (this.pendingBytes >= this.bufferBytes) await this.flush();
+    const view = typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    const flushing = this.pendingBytes + view.length >= this.bufferBytes;
+    // What stays pending after this call is a copy: the caller may reuse its memory once write() resolves.
+    this.pending.push(flushing || typeof data === 'string' ? view : Buffer.from(Uint8Array.prototype.slice.call(view)));
+    this.pendingBytes += view.length;
+    if (flushing) await this.flush();
   }
 
   private async flush(): Promise<void> {

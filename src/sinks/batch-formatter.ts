@@ -117,9 +117,18 @@ function formattersFor(spec: OutputSpec): { bytes: ByteFormatter; runs: RunForma
   return f;
 }
 
-/** An exact-size copy in an ArrayBuffer of its own: a worker hands such a part over without copying it again. */
+/** Memory for an output part of `bytes` bytes; a worker installs one that reuses the buffers the main thread gives back. */
+export type PartAllocator = (bytes: number) => Uint8Array;
+let allocatePart: PartAllocator = uninitializedBytes;
+
+/** Sets (or, with null, resets) where this thread's output parts are copied to. */
+export function setPartAllocator(allocate: PartAllocator | null): void {
+  allocatePart = allocate ?? uninitializedBytes;
+}
+
+/** A copy in memory of its own: a worker hands such a part over without copying it again. */
 function copyOf(chunk: Uint8Array): Uint8Array {
-  const c = uninitializedBytes(chunk.length);
+  const c = allocatePart(chunk.length);
   c.set(chunk);
   return c;
 }

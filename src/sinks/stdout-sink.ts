@@ -31,9 +31,11 @@ export class StreamSink {
   }
 
   async write(data: string | Uint8Array): Promise<void> {
-    this.pending.push(data);
+    const flushing = this.pendingBytes + data.length >= this.bufferBytes;
+    // What stays pending after this call is a copy (ByteWriter: the caller may reuse its memory).
+    this.pending.push(flushing || typeof data === 'string' ? data : Uint8Array.prototype.slice.call(data));
     this.pendingBytes += data.length;
-    if (this.pendingBytes >= this.bufferBytes) await this.flush();
+    if (flushing) await this.flush();
   }
 
   async flush(): Promise<void> {
@@ -42,6 +44,8 @@ export class StreamSink {
     const parts = this.pending;
     this.pending = [];
     this.pendingBytes = 0;
+    // Always a string or a buffer of our own: the stream keeps what it is given until it is written,
+    // and the callers may reuse their memory once write() resolves (ByteWriter).
     const chunk = parts.every((p) => typeof p === 'string')
       ? (parts as string[]).join('')
       : Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : p)));

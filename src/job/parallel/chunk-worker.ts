@@ -15,7 +15,8 @@ import { CpuBackend } from '../../backends/cpu/cpu-backend.js';
 import { packLinesInPlace } from '../../sources/lines-in-place.js';
 import { LineRangeReader } from '../../sources/line-ranges.js';
 import { toFormattedBatch, type BatchRoutingInfo, type FormattedBatch } from '../formatted-batch.js';
-import type { FromWorker, ToWorker, WorkerInit } from './protocol.js';
+import { POOLED_PART_BYTES, type FromWorker, type ToWorker, type WorkerInit } from './protocol.js';
+import { setPartAllocator } from '../../sinks/batch-formatter.js';
 
 const init = workerData as WorkerInit;
 const port = parentPort;
@@ -24,6 +25,24 @@ if (!port) throw new Error('chunk-worker.js runs as a worker thread');
 // The kernel this worker runs, created once and reused for every chunk.
 const fast = init.kernel === 'cpu' ? new CpuBackend() : null;
 const description = fast ? fast.description : init.kernel === 'main' ? '' : 'CPU reference (JavaScript)';
+/**
+ * Output parts are copied into buffers of POOLED_PART_BYTES that the main thread gives back once it
+ * has written them: a few buffers go round instead of a fresh one per part, which V8 would
+ * collect late and the kernel would fault in page by page.
+ */
+const pool: ArrayBuffer[] = [];
+const pooled = new WeakSet<ArrayBuffer>();
+const POOL_MAX = 8;
+setPartAllocator((bytes) => {
+  if (bytes > POOLED_PART_BYTES) return new Uint8Array(bytes);
+  let buffer = pool.pop();
+  if (!buffer) {
+    buffer = new ArrayBuffer(POOLED_PART_BYTES);
+    pooled.add(buffer);
+  }
+  return new Uint8Array(buffer, 0, bytes);
+});
+
 // The range reader of a regular file (its buffer is reused from range to range).
 const ranges = init.fd !== undefined ? new LineRangeReader(init.fd, init.maxRecordBytes) : null;
 const bases = new Map<number, (base: { firstIndex: number; firstLine: number }) => void>();
@@ -68,6 +87,7 @@ async function parse(seq: number, bytes: Uint8Array): Promise<RecordBatch> {
  * sized by estimate); anything else is copied (a view into reused memory, Node's shared pool).
  */
 function owned<T extends Uint8Array | Uint32Array>(b: T, mine: boolean): T {
+  if (mine && pooled.has(b.buffer as ArrayBuffer)) return b;
   if (mine && b.buffer.byteLength > Buffer.poolSize && b.byteLength >= b.buffer.byteLength / 2) return b;
   if (mine && b.byteOffset === 0 && b.byteLength === b.buffer.byteLength) return b;
   // A copy (TypedArray.prototype.slice: a Buffer's own slice() would be a view of the same memory).
@@ -155,17 +175,17 @@ async function finish(seq: number, batch: RecordBatch, routing: BatchRoutingInfo
 }
 
 /**
- * Each chunk leaves about three times its size in dead ArrayBuffers (the chunk, its output). V8
- * collects those only after external memory has grown by tens of MiB, per isolate: with a worker
- * per core that alone broke the memory bound. A full collection every 16 MiB of input costs little
- * against the routing of those bytes, and keeps each worker's garbage to a few chunks.
+ * The outputs go round in the pool, but each chunk still leaves dead ArrayBuffers (offsets, results,
+ * copies of text). V8 collects those only after external memory has grown by tens of MiB, per
+ * isolate: with a worker per core that broke the memory bound. A full collection every 32 MiB of
+ * input costs little against the routing of those bytes.
  */
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
 let sinceCollect = 0;
 const collect = (bytes: number): void => {
   sinceCollect += bytes;
-  if (sinceCollect < 16 << 20) return;
+  if (sinceCollect < 32 << 20) return;
   sinceCollect = 0;
   gc();
 };
@@ -173,6 +193,14 @@ const collect = (bytes: number): void => {
 // Chunks are handled one after another, in the order they arrive.
 let chain: Promise<void> = Promise.resolve();
 port.on('message', (m: ToWorker) => {
+  if (m.type === 'recycle') {
+    for (const b of m.buffers) {
+      if (pool.length >= POOL_MAX || b.byteLength !== POOLED_PART_BYTES) continue;
+      pooled.add(b);
+      pool.push(b);
+    }
+    return;
+  }
   if (m.type === 'routed') {
     const waiting = routed.get(m.seq);
     routed.delete(m.seq);

@@ -28,6 +28,9 @@ export interface WorkerInit {
   fd?: number;
 }
 
+/** Size of the output buffers a worker reuses: the WebAssembly formatter's output area (WasmFormatter's default). */
+export const POOLED_PART_BYTES = 4 << 20;
+
 export type ToWorker =
   /** A chunk of whole lines (its buffer is transferred). */
   | { type: 'chunk'; seq: number; bytes: Uint8Array; skippedBytes: number }
@@ -35,6 +38,8 @@ export type ToWorker =
   | { type: 'range'; seq: number; range: LineRange }
   /** The main thread's routing of a chunk's text (kernel 'main'); the text comes back with it. */
   | { type: 'routed'; seq: number; routing: BatchRoutingInfo; text: PackedBatch }
+  /** Output buffers of this worker's, written: to be reused (they come back transferred). */
+  | { type: 'recycle'; buffers: ArrayBuffer[] }
   /** Where the chunk starts in the whole input, known once every earlier chunk is counted. */
   | { type: 'base'; seq: number; firstIndex: number; firstLine: number };
 

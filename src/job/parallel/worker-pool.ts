@@ -11,7 +11,7 @@ import { Worker } from 'node:worker_threads';
 import { ConfigError } from '../../errors.js';
 import type { BatchRoutingInfo, FormattedBatch } from '../formatted-batch.js';
 import type { PackedBatch } from '../../model/packed-batch.js';
-import type { FromWorker, ToWorker, WorkerInit } from './protocol.js';
+import { POOLED_PART_BYTES, type FromWorker, type ToWorker, type WorkerInit } from './protocol.js';
 import { lineAlignedChunks } from './rechunk.js';
 
 /** A regular file the workers read themselves, range by range (positioned reads: the main thread reads nothing). */
@@ -167,6 +167,8 @@ export async function* parallelBatches(feed: ChunkFeed, o: ParallelOptions): Asy
     });
   }
   let lastEof = false;
+  /** The worker that formatted each batch handed out, for its buffers to go back to it once written. */
+  const madeBy = new WeakMap<FormattedBatch, Worker>();
   const result = async (seq: number): Promise<FormattedBatch> => {
     const p = pending.get(seq) as Pending;
     if (!p.done && !p.error && !crashed) await new Promise<void>((resolve) => (p.settle = resolve));
@@ -174,7 +176,16 @@ export async function* parallelBatches(feed: ChunkFeed, o: ParallelOptions): Asy
     if (p.error) throw p.error;
     if (crashed) throw crashed;
     lastEof = p.eof;
+    madeBy.set(p.done as FormattedBatch, p.worker);
     return p.done as FormattedBatch;
+  };
+  /** Called once the consumer asks for the next batch: it has written this one (ByteWriter's contract). */
+  const recycle = (b: FormattedBatch): void => {
+    const w = madeBy.get(b);
+    const buffers = [...new Set(b.output.map((part) => part.buffer as ArrayBuffer))].filter((a) => a.byteLength === POOLED_PART_BYTES);
+    if (!w || buffers.length === 0) return;
+    b.output = [];
+    w.postMessage({ type: 'recycle', buffers } satisfies ToWorker, buffers);
   };
 
   // One chunk per worker plus the one being written: more buys no speed, only memory.
@@ -201,6 +212,7 @@ export async function* parallelBatches(feed: ChunkFeed, o: ParallelOptions): Asy
         while (seq - next >= maxInFlight) {
           const b = await result(next++);
           yield b;
+          recycle(b);
           collect(b);
         }
       }
@@ -217,6 +229,7 @@ export async function* parallelBatches(feed: ChunkFeed, o: ParallelOptions): Asy
             const b = await result(next++);
             bytesRead += b.inputBytes;
             if (worthWriting(b)) yield b;
+            recycle(b);
             collect(b);
           }
         }
@@ -226,6 +239,7 @@ export async function* parallelBatches(feed: ChunkFeed, o: ParallelOptions): Asy
           const b = await result(next++);
           bytesRead += b.inputBytes;
           if (worthWriting(b)) yield b;
+          recycle(b);
           collect(b);
         }
         if (lastEof || failed()) break;
@@ -236,6 +250,7 @@ export async function* parallelBatches(feed: ChunkFeed, o: ParallelOptions): Asy
       const b = await result(next++);
       bytesRead += b.inputBytes;
       if (worthWriting(b)) yield b;
+      recycle(b);
       collect(b);
     }
     if (feed.kind === 'file') feed.file.finish(bytesRead);
