@@ -473,10 +473,16 @@ static u32 block[SLOTS][BLOCK] __attribute__((aligned(16)));
 
 static inline v128_t column(u32 slot, u32 r) { return wasm_v128_load(&block[slot][r]); }
 
-/* div_q16 per lane, a < 2^16, m = mh * 2^32 + ml: floor(a * m / 2^32) = a * mh + floor(a * ml / 2^32), a * mh < 2^32. */
+/*
+ * div_q16 per lane, a < 2^16, m = mh * 2^32 + ml: floor(a * m / 2^32) = a * mh + floor(a * ml / 2^32),
+ * a * mh < 2^32. In 32-bit lanes, from the 16-bit halves of ml: floor(a * ml / 2^32) =
+ * floor((a * (ml >> 16) + floor(a * (ml & 0xffff) / 2^16)) / 2^16), whose inner sum is below
+ * (2^16 - 1)^2 + 2^16 < 2^32 (measured faster than 64-bit products).
+ */
 static inline v128_t div_q16_x4(v128_t a, v128_t ml, v128_t mh) {
-  v128_t lo = wasm_u64x2_extmul_low_u32x4(a, ml), hi = wasm_u64x2_extmul_high_u32x4(a, ml);
-  return wasm_i32x4_add(wasm_i32x4_mul(a, mh), wasm_i32x4_shuffle(lo, hi, 1, 3, 5, 7));
+  v128_t mid = wasm_i32x4_add(wasm_i32x4_mul(a, wasm_u32x4_shr(ml, 16)),
+                              wasm_u32x4_shr(wasm_i32x4_mul(a, wasm_v128_and(ml, wasm_i32x4_splat(0xffff))), 16));
+  return wasm_i32x4_add(wasm_i32x4_mul(a, mh), wasm_u32x4_shr(mid, 16));
 }
 
 /* div_u16 per lane, x < 2^32, by the same m in every lane. */
@@ -511,6 +517,12 @@ static inline v128_t q16_quotient_x2(v128_t n, v128_t d) {
   return wasm_u32x4_trunc_sat_f64x2_zero(wasm_f64x2_pmin(wasm_f64x2_splat(65536.0), q));
 }
 
+EXPORT("test_div_q16_x4") u32 test_div_q16_x4(u32 a, u32 d) {
+  build_reciprocals();
+  u64 m = recip[d & 0xffff];
+  return wasm_u32x4_extract_lane(div_q16_x4(wasm_i32x4_splat(a), wasm_i32x4_splat((u32)m), wasm_i32x4_splat((u32)(m >> 32))), 0);
+}
+
 EXPORT("test_q16_quotient") u32 test_q16_quotient(u32 n, u32 d) {
   return wasm_u32x4_extract_lane(q16_quotient_x2(wasm_i32x4_splat(n), wasm_i32x4_splat(d)), 0);
 }
@@ -529,11 +541,10 @@ static inline void score_four(u32 r, u32 valid, u32 *experts, u32 *scores, u32 *
   wasm_v128_store(&block[SLOT_CHARS][r], chars);
   wasm_v128_store(&block[SLOT_NON_WS_CHARS][r], wasm_i32x4_sub(chars, column(params[P_CLASS_WHITESPACE], r)));
 
-  const v128_t large = wasm_i32x4_splat(0xffff);
-  v128_t any_large = wasm_i32x4_splat(0);
-  for (u32 g = 0; g < ratio_group_count; g++) any_large = wasm_v128_or(any_large, wasm_u32x4_gt(column(ratio_groups[g].den, r), large));
-  for (u32 k = 0; k < mean_count; k++) any_large = wasm_v128_or(any_large, wasm_u32x4_gt(column(mean_terms[k].den, r), large));
-  if (wasm_v128_any_true(any_large)) {
+  v128_t dens = wasm_i32x4_splat(0);
+  for (u32 g = 0; g < ratio_group_count; g++) dens = wasm_v128_or(dens, column(ratio_groups[g].den, r));
+  for (u32 k = 0; k < mean_count; k++) dens = wasm_v128_or(dens, column(mean_terms[k].den, r));
+  if (wasm_v128_any_true(wasm_u32x4_shr(dens, 16))) {
     for (u32 j = 0; j < valid; j++) {
       u32 x[SLOTS];
       for (u32 k = 0; k < SLOTS; k++) x[k] = block[k][r + j];
