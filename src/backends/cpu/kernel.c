@@ -19,8 +19,8 @@
  * class), which measured 12% faster on short lines than the class. Distinct
  * bytes: see Counts.
  *
- * Scoring: 64 records are counted, then scored four at a time (see
- * score_four).
+ * Scoring: 64 records are counted, then scored four to a vector (see
+ * score_lanes).
  *
  * SIMD (-msimd128) is used only where it measured faster: summing seen[],
  * scoring four records at a time.
@@ -535,15 +535,23 @@ static inline v128_t mean_capped_x4(v128_t a, v128_t b, const CappedTerm *t) {
   return wasm_v128_andnot(wasm_i32x4_shuffle(lo, hi, 0, 1, 4, 5), wasm_i32x4_eq(b, wasm_i32x4_splat(0)));
 }
 
-/* Scores block records r .. r + valid - 1 (valid <= 4; the other lanes compute garbage that is not stored). */
-static inline void score_four(u32 r, u32 valid, u32 *experts, u32 *scores, u32 *conf) {
-  v128_t chars = wasm_i32x4_sub(column(SLOT_BYTES, r), column(params[P_CLASS_CONTINUATION], r));
-  wasm_v128_store(&block[SLOT_CHARS][r], chars);
-  wasm_v128_store(&block[SLOT_NON_WS_CHARS][r], wasm_i32x4_sub(chars, column(params[P_CLASS_WHITESPACE], r)));
-
+/*
+ * Scores block records r .. r + valid - 1, valid <= LANES_PER_CALL (the other lanes compute garbage
+ * that is not stored). QUADS vectors of four records side by side: their steps are independent, which
+ * the processor overlaps (measured 4% faster with 2 than with 1).
+ */
+#define QUADS 2
+#define LANES_PER_CALL (4 * QUADS)
+static inline void score_lanes(u32 r, u32 valid, u32 *experts, u32 *scores, u32 *conf) {
   v128_t dens = wasm_i32x4_splat(0);
-  for (u32 g = 0; g < ratio_group_count; g++) dens = wasm_v128_or(dens, column(ratio_groups[g].den, r));
-  for (u32 k = 0; k < mean_count; k++) dens = wasm_v128_or(dens, column(mean_terms[k].den, r));
+  for (u32 h = 0; h < QUADS; h++) {
+    u32 rh = r + 4 * h;
+    v128_t chars = wasm_i32x4_sub(column(SLOT_BYTES, rh), column(params[P_CLASS_CONTINUATION], rh));
+    wasm_v128_store(&block[SLOT_CHARS][rh], chars);
+    wasm_v128_store(&block[SLOT_NON_WS_CHARS][rh], wasm_i32x4_sub(chars, column(params[P_CLASS_WHITESPACE], rh)));
+    for (u32 g = 0; g < ratio_group_count; g++) dens = wasm_v128_or(dens, column(ratio_groups[g].den, rh));
+    for (u32 k = 0; k < mean_count; k++) dens = wasm_v128_or(dens, column(mean_terms[k].den, rh));
+  }
   if (wasm_v128_any_true(wasm_u32x4_shr(dens, 16))) {
     for (u32 j = 0; j < valid; j++) {
       u32 x[SLOTS];
@@ -553,41 +561,57 @@ static inline void score_four(u32 r, u32 valid, u32 *experts, u32 *scores, u32 *
     return;
   }
 
-  v128_t acc = wasm_i32x4_splat(0);
+  v128_t acc[QUADS];
+  for (u32 h = 0; h < QUADS; h++) acc[h] = wasm_i32x4_splat(0);
   const RatioTerm *t = ratio_terms;
   for (u32 g = 0; g < ratio_group_count; g++) {
-    v128_t den = column(ratio_groups[g].den, r), ml, mh;
-    recip_x4(den, &ml, &mh);
+    v128_t den[QUADS], ml[QUADS], mh[QUADS];
+    for (u32 h = 0; h < QUADS; h++) {
+      den[h] = column(ratio_groups[g].den, r + 4 * h);
+      recip_x4(den[h], &ml[h], &mh[h]);
+    }
     for (const RatioTerm *last = t + ratio_groups[g].terms; t < last; t++) {
-      v128_t q = div_q16_x4(wasm_u32x4_min(column(t->num, r), den), ml, mh);
-      acc = wasm_i32x4_add(acc, wasm_i32x4_mul(q, wasm_i32x4_splat(t->weight)));
+      v128_t w = wasm_i32x4_splat(t->weight);
+      for (u32 h = 0; h < QUADS; h++) {
+        v128_t q = div_q16_x4(wasm_u32x4_min(column(t->num, r + 4 * h), den[h]), ml[h], mh[h]);
+        acc[h] = wasm_i32x4_add(acc[h], wasm_i32x4_mul(q, w));
+      }
     }
   }
   for (u32 k = 0; k < capped_count; k++) {
     const CappedTerm *c = &capped_terms[k];
     v128_t ml = wasm_i32x4_splat((u32)c->cap_recip), mh = wasm_i32x4_splat((u32)(c->cap_recip >> 32));
-    v128_t q = div_q16_x4(wasm_u32x4_min(column(c->num, r), wasm_i32x4_splat(c->cap)), ml, mh);
-    acc = wasm_i32x4_add(acc, wasm_i32x4_mul(q, wasm_i32x4_splat(c->weight)));
+    v128_t cap = wasm_i32x4_splat(c->cap), w = wasm_i32x4_splat(c->weight);
+    for (u32 h = 0; h < QUADS; h++) {
+      v128_t q = div_q16_x4(wasm_u32x4_min(column(c->num, r + 4 * h), cap), ml, mh);
+      acc[h] = wasm_i32x4_add(acc[h], wasm_i32x4_mul(q, w));
+    }
   }
   for (u32 k = 0; k < mean_count; k++) {
     const CappedTerm *c = &mean_terms[k];
-    v128_t q = mean_capped_x4(column(c->num, r), column(c->den, r), c);
-    acc = wasm_i32x4_add(acc, wasm_i32x4_mul(q, wasm_i32x4_splat(c->weight)));
+    v128_t w = wasm_i32x4_splat(c->weight);
+    for (u32 h = 0; h < QUADS; h++) {
+      v128_t q = mean_capped_x4(column(c->num, r + 4 * h), column(c->den, r + 4 * h), c);
+      acc[h] = wasm_i32x4_add(acc[h], wasm_i32x4_mul(q, w));
+    }
   }
-  v128_t score = div_u16_x4(acc, weight_sum_recip);
+  for (u32 h = 0; h < QUADS; h++) {
+    v128_t score = div_u16_x4(acc[h], weight_sum_recip);
+    u32 o4 = 4 * h;
 #define LANE_OUT(j)                                          \
-  if (j < valid) {                                           \
+  if (o4 + j < valid) {                                      \
     u32 sc = wasm_u32x4_extract_lane(score, j);              \
     u32 o = outcome[sc];                                     \
-    experts[j] = o & EXPERT_MASK;                            \
-    scores[j] = sc;                                          \
-    conf[j] = o >> EXPERT_BITS;                              \
+    experts[o4 + j] = o & EXPERT_MASK;                       \
+    scores[o4 + j] = sc;                                     \
+    conf[o4 + j] = o >> EXPERT_BITS;                         \
   }
-  LANE_OUT(0)
-  LANE_OUT(1)
-  LANE_OUT(2)
-  LANE_OUT(3)
+    LANE_OUT(0)
+    LANE_OUT(1)
+    LANE_OUT(2)
+    LANE_OUT(3)
 #undef LANE_OUT
+  }
 }
 
 /*
@@ -610,9 +634,9 @@ void route_window(const u8 *bytes, const u32 *offsets, u32 count, u32 base, u32 
       count_run(&record, &block[0][r], BLOCK, stop, end);
       block[SLOT_DISTINCT][r] = take_distinct(&record);
     }
-    for (u32 r = 0; r < n; r += 4) {
+    for (u32 r = 0; r < n; r += LANES_PER_CALL) {
       u32 i = first + r;
-      score_four(r, n - r < 4 ? n - r : 4, experts + i, scores + i, conf + i);
+      score_lanes(r, n - r < LANES_PER_CALL ? n - r : LANES_PER_CALL, experts + i, scores + i, conf + i);
     }
   }
 }
