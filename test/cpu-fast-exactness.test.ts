@@ -290,7 +290,7 @@ describe('the WebAssembly kernel\'s division by multiplication', () => {
     for (const [n, d] of cases) check('q16_quotient', x.test_q16_quotient(n, d), want(n, d), n, d);
   });
 
-  it('give 0 for the divisor 0 (what the model\'s ratio gives), as finish() relies on', () => {
+  it('give 0 for the divisor 0 (what the model\'s ratio gives), as the scoring relies on', () => {
     for (const a of [0, 1, 65535]) expect(x.test_div_q16(a, 0)).toBe(0);
     for (const v of [0, 1, MAX_U32]) expect(x.test_div_u16(v, 0)).toBe(0);
   });

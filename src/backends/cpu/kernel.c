@@ -105,15 +105,16 @@ static u64 pair_add[MAX_CLASSES * 256];
 static const u64 *row_after[256];
 
 /*
- * Slots of a counted record (Counts.slot): the lanes, then the bytes, then
- * what finish() derives. value_slot[] maps each of the model's value indices
- * to its slot; one the kernel does not produce reads SLOT_ZERO.
+ * Slots of a counted record (a column of block[], or long_slots[]): the
+ * lanes, then the bytes, then what the scoring derives. value_slot[] maps each
+ * of the model's value indices to its slot; one the kernel does not produce
+ * reads SLOT_ZERO.
  */
 enum { SLOT_BYTES = LANES, SLOT_CHARS, SLOT_NON_WS_CHARS, SLOT_DISTINCT, SLOT_ZERO, SLOTS };
 static u32 value_slot[MAX_VALUES];
 
 /*
- * The features as finish() evaluates them, sorted by configure(): the score
+ * The features as the scoring evaluates them, sorted by configure(): the score
  * is a sum of non-negative terms below 2^32, so their order does not change
  * it, and a feature of weight 0 adds nothing. Ratios that share a
  * denominator (five of the default model's six divide by the characters)
@@ -155,8 +156,8 @@ static u32 outcome[SCORES];
  * With m = ceil(2^48 / d) = (2^48 + e) / d, 0 <= e < d, and x < 2^32:
  * x * m / 2^48 = x / d + x * e / (d * 2^48), and x * e < 2^48, so the error
  * term is below 1/d while the fraction of x / d is at most (d - 1) / d:
- * floor(x * m / 2^48) = floor(x / d) for every d < 2^16. Every division of
- * the scoring is of that shape. recip[] is the same for every model (512 KiB,
+ * floor(x * m / 2^48) = floor(x / d) for every d < 2^16: the ratios, the
+ * caps and the weight sum are of that shape. recip[] is the same for every model (512 KiB,
  * of which short records touch the first few hundred entries); recip[0] is 0,
  * which makes a division by 0 give 0, as the model's ratios do.
  */
@@ -191,8 +192,8 @@ EXPORT("test_div_u16") u32 test_div_u16(u32 x, u32 d) {
 /*
  * ---- fixed point: the same steps as src/model/fixed-point.ts ----
  * Every dividend fits 32 bits (configure() checks FRACTION_BITS is 16, and
- * each caller keeps its numerator at or below its 16-bit denominator) and
- * every divisor 16 bits, so each division is a multiplication by recip[].
+ * each caller keeps its numerator at or below its 16-bit denominator) and,
+ * but in the mean, every divisor 16 bits: a multiplication by recip[].
  */
 
 static inline u32 bit_length(u32 x) { return x == 0 ? 0 : 32 - (u32)__builtin_clz(x); }
@@ -271,7 +272,7 @@ static void build_outcomes(void) {
   }
 }
 
-/* The slot of each value index, 0 when one is out of range. */
+/* Fills value_slot[]; 0 when the host's layout has an index out of range. */
 static u32 build_value_slots(void) {
   const u32 *P = params;
   u32 n = P[P_VALUE_COUNT];
@@ -460,13 +461,13 @@ static void score_slots(const u32 *x, u32 *expert_out, u32 *score_out, u32 *conf
 }
 
 /*
- * ---- four records at a time ----
+ * ---- four records to a vector ----
  * route_window counts BLOCK records into block[slot][record], then scores
- * them four at a time, one record per 32-bit lane: the same steps as
- * score_slots() for records whose denominators are below 2^16 (no shift in
- * ratio_q16, recip[] covers them), which short records always are; a group of
- * four with a larger one goes through score_slots(). Measured 9% faster on
- * short lines than scoring each record after counting it.
+ * them one record per 32-bit lane: the same steps as score_slots() for
+ * records whose denominators are below 2^16 (no shift in ratio_q16, recip[]
+ * covers them), which short records always are; a group with a larger one
+ * goes through score_slots(). Measured 9% faster on short lines than scoring
+ * each record after counting it.
  */
 #define BLOCK 64
 static u32 block[SLOTS][BLOCK] __attribute__((aligned(16)));
