@@ -228,6 +228,7 @@ describe('the WebAssembly kernel\'s division by multiplication', () => {
     memory: WasmMemory;
     test_div_q16(a: number, d: number): number;
     test_div_u16(x: number, d: number): number;
+    test_div_q16_x4(a: number, d: number): number;
     test_q16_quotient(n: number, d: number): number;
   }
   const x = instantiate<DivisionExports>(new URL('../src/backends/cpu/kernel.wasm', import.meta.url));
@@ -237,17 +238,27 @@ describe('the WebAssembly kernel\'s division by multiplication', () => {
     if (got >>> 0 !== want) expect.fail(`${name}(${a}, ${d}) is ${got >>> 0}, plain division says ${want}`);
   }
 
-  it('floor(a * 2^16 / d) for every divisor 1..65535, with a at its edges and random (a < 2^16)', () => {
+  it('floor(a * 2^16 / d) for every divisor 1..65535, with a at its edges and random (a < 2^16), scalar and per lane', () => {
     const rr = rng(48);
     for (let d = 1; d < 65536; d++) {
       const as = [0, 1, d - 1, d, d + 1, (d >>> 1) + 1, 65534, 65535];
       for (let k = 0; k < 8; k++) as.push(randomInt(rr, 65536));
-      for (const a of as) if (a < 65536) check('div_q16', x.test_div_q16(a, d), Math.floor((a * 65536) / d), a, d);
+      for (const a of as) {
+        if (a >= 65536) continue;
+        check('div_q16', x.test_div_q16(a, d), Math.floor((a * 65536) / d), a, d);
+        check('div_q16_x4', x.test_div_q16_x4(a, d), Math.floor((a * 65536) / d), a, d);
+      }
     }
   });
 
-  it('floor(a * 2^16 / d) for every a < 2^16 and every divisor up to 300', () => {
-    for (let d = 1; d <= 300; d++) for (let a = 0; a < 65536; a++) check('div_q16', x.test_div_q16(a, d), Math.floor((a * 65536) / d), a, d);
+  it('floor(a * 2^16 / d) for every a < 2^16 and every divisor up to 300, scalar and per lane', () => {
+    for (let d = 1; d <= 300; d++) {
+      for (let a = 0; a < 65536; a++) {
+        const want = Math.floor((a * 65536) / d);
+        check('div_q16', x.test_div_q16(a, d), want, a, d);
+        check('div_q16_x4', x.test_div_q16_x4(a, d), want, a, d);
+      }
+    }
   });
 
   it('floor(x / d) for every divisor 1..65535, with x at the multiples of d near 2^32, the edges and random (x < 2^32)', () => {
@@ -279,7 +290,7 @@ describe('the WebAssembly kernel\'s division by multiplication', () => {
     for (const [n, d] of cases) check('q16_quotient', x.test_q16_quotient(n, d), want(n, d), n, d);
   });
 
-  it('give 0 for the divisor 0 (what the model\'s ratio gives), as finish() relies on', () => {
+  it('give 0 for the divisor 0 (what the model\'s ratio gives), as the scoring relies on', () => {
     for (const a of [0, 1, 65535]) expect(x.test_div_q16(a, 0)).toBe(0);
     for (const v of [0, 1, MAX_U32]) expect(x.test_div_u16(v, 0)).toBe(0);
   });
