@@ -68,14 +68,31 @@ export class AtomicFile {
 
   private async flush(): Promise<void> {
     if (this.pendingBytes === 0) return;
-    const all = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending, this.pendingBytes);
+    const parts = this.pending;
     this.pending = [];
     this.pendingBytes = 0;
-    let off = 0;
-    while (off < all.length) {
-      const { bytesWritten } = await this.fh.write(all, off, all.length - off);
-      off += bytesWritten;
+    // Small parts joined, large ones written as they are: concatenating would copy a multi-MiB output
+    // part to put a few bytes before it, and a write per small part would be a system call each.
+    let small: Buffer[] = [];
+    const writeAll = async (data: Buffer): Promise<void> => {
+      for (let off = 0; off < data.length; ) {
+        const { bytesWritten } = await this.fh.write(data, off, data.length - off);
+        off += bytesWritten;
+      }
+    };
+    const writeSmall = async (): Promise<void> => {
+      if (small.length > 0) await writeAll(small.length === 1 ? small[0] : Buffer.concat(small));
+      small = [];
+    };
+    for (const part of parts) {
+      if (part.length < 1 << 16) {
+        small.push(part);
+        continue;
+      }
+      await writeSmall();
+      await writeAll(part);
     }
+    await writeSmall();
   }
 
   /** Flushes, fsyncs and closes, without renaming yet (see OutputSet: all files are prepared before any is renamed). */

@@ -58,9 +58,9 @@ const WORKER_URL = new URL('./chunk-worker.js', import.meta.url);
  */
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as (options?: { type: 'minor' | 'major' }) => void;
-const COLLECT_EVERY_BYTES = 16 << 20;
+const COLLECT_EVERY_BYTES = 64 << 20;
 let sinceCollect = 0;
-/** A full collection every 16 MiB written: often enough to bound the garbage, rare enough to cost little. */
+/** A full collection every 64 MiB written (the output buffers go back to the workers; what is left is small). */
 const collect = (b: FormattedBatch): void => {
   sinceCollect += b.inputBytes;
   if (sinceCollect < COLLECT_EVERY_BYTES) return;
