@@ -147,4 +147,20 @@ describe('route on worker threads', () => {
     // 3001 records in pieces of at most 100 (chunks cut them too): 3 on the GPU, every later one on the CPU
     expect(s.cpuFallbackBatches).toBeGreaterThanOrEqual(Math.ceil(3001 / 100) - 3);
   }, 120_000);
+
+  it('the software adapter in process (lines packed by the line packer, file ranges or stdin chunks of a quarter of --batch-bytes): the reference output', async () => {
+    for (const bytes of ['1K', '8K']) {
+      const fromFile = await runCli(['route', file, '--backend', 'gpu', '--batch-bytes', bytes, '--batch-records', '40', '-q']);
+      expect(fromFile.code).toBe(0);
+      expect(fromFile.stdout.equals(want)).toBe(true);
+    }
+    const fromStdin = await runCli(['route', '-', '--backend', 'gpu', '--batch-bytes', '2K', '--include-text', '-q'], { input });
+    expect(fromStdin.code).toBe(0);
+    expect(fromStdin.stdout.equals(wantText)).toBe(true);
+    const args = ['--max-record-bytes', '3000', '--on-error', 'skip', '-q'];
+    const gpu = await runCli(['route', file, '--backend', 'gpu', '--batch-bytes', '4K', ...args]);
+    const cpu = await runCli(['route', file, '--backend', 'cpu', ...args]);
+    expect(gpu.code).toBe(0);
+    expect(gpu.stdout.equals(cpu.stdout)).toBe(true);
+  }, 120_000);
 });

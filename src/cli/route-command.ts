@@ -15,6 +15,7 @@ import { DEFAULT_MAX_RECORD_BYTES } from '../sources/record-reader.js';
 import { parseShard } from '../sources/shard-range.js';
 import { inProcessBatches, routeChunksWith, routeInPieces, routeWithFallback, runRouteJob, type FallbackState, type JobSinks, type RowSink } from '../job/route-job.js';
 import { parallelBatches } from '../job/parallel/worker-pool.js';
+import { fileLineChunks, packedLineBatches, streamLineChunks } from '../sources/packed-lines.js';
 import type { FormattedBatch } from '../job/formatted-batch.js';
 import type { RouteJobListener } from '../job/events.js';
 import type { RunStats } from '../job/run-stats.js';
@@ -170,6 +171,20 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
     // On the GPU the workers read, parse and format; the main thread routes each chunk on the device.
     const routeOnMain = choice.backend === 'gpu' ? routeChunksWith(routeInPieces(routeWithFallback(moe, policy, state), o.batchRecords, o.batchBytes), state) : undefined;
     const threads = o.threads ?? availableParallelism();
+    // lines in process (a software GPU, Parquet output): chunks of whole lines packed by the workers' line packer
+    const maxRecordBytes = o.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
+    // a quarter of --batch-bytes of text: a batch's weight counts 128 bytes a record besides its text (record-reader.ts),
+    // which on short lines (about 46 bytes) is three quarters of it
+    const lineChunkBytes = Math.max(1024, Math.floor(o.batchBytes / 4));
+    const inProcessLines =
+      !parallel && text !== undefined && format === 'lines'
+        ? packedLineBatches(text.positioned ? fileLineChunks(text.positioned, lineChunkBytes, maxRecordBytes) : streamLineChunks(text.source, lineChunkBytes, maxRecordBytes), {
+            atFileStart: !text.range || text.range.start === 0,
+            maxRecordBytes,
+            firstIndex: firstRecordIndex(text, format),
+            firstLine: (text.range?.linesBefore ?? 0) + 1,
+          })
+        : null;
     const batches: AsyncIterable<FormattedBatch> = parallel && text
       ? parallelBatches(text.positioned ? { kind: 'file', file: text.positioned } : { kind: 'stream', source: text.source }, {
           threads,
@@ -190,8 +205,10 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
           readError: (err) => ioError('read input', opened.name, err),
           ...(routeOnMain ? { route: routeOnMain } : {}),
         })
-      : inProcessBatches(moe, opened.batches, {
+      : inProcessBatches(moe, inProcessLines ?? opened.batches, {
           ...policy,
+          // line chunks are cut near --batch-bytes and finish their last line: only records split them
+          pieces: { records: o.batchRecords, bytes: inProcessLines ? Number.MAX_SAFE_INTEGER : o.batchBytes },
           spec,
           onError: o.onError,
           keepText: listeners.length > 0,

@@ -197,9 +197,19 @@ export interface RouteJobResult {
 export async function* inProcessBatches(
   moe: SwitchedMoE,
   batches: AsyncIterable<RecordBatch>,
-  o: RoutingPolicy & { spec: OutputSpec; onError: 'fail' | 'skip'; keepText: boolean; keepSource?: boolean; inFlight?: number; state: FallbackState },
+  o: RoutingPolicy & {
+    spec: OutputSpec;
+    onError: 'fail' | 'skip';
+    keepText: boolean;
+    keepSource?: boolean;
+    inFlight?: number;
+    state: FallbackState;
+    /** Route each batch in pieces of at most this many records and bytes (batches larger than --batch-records/--batch-bytes). */
+    pieces?: { records: number; bytes: number };
+  },
 ): AsyncGenerator<FormattedBatch> {
-  const route = routeChunksWith(routeWithFallback(moe, o, o.state), o.state);
+  const each = routeWithFallback(moe, o, o.state);
+  const route = routeChunksWith(o.pieces ? routeInPieces(each, o.pieces.records, o.pieces.bytes) : each, o.state);
   interface InFlight {
     batch: RecordBatch;
     routing: Promise<BatchRoutingInfo | null>;
