@@ -1,9 +1,11 @@
 /**
- * A chunk worker: parses its chunks of whole lines, routes them on the CPU
- * kernel and formats their output records, so that the main thread only
- * reads and writes. Record indexes and line numbers in the output depend on
- * every earlier chunk: the worker reports its counts as soon as it has
- * parsed, and formats once the main thread sends the chunk's base.
+ * A chunk worker: reads its byte ranges of a file (or takes the chunks of
+ * whole lines the main thread cut from a stream), parses them, routes them on
+ * the CPU kernel (or, on a hardware GPU, has the main thread route them) and
+ * formats their output records, so that the main thread only writes. Record
+ * indexes and line numbers in the output depend on every earlier chunk: the
+ * worker reports its counts as soon as it has parsed, and formats once the
+ * main thread sends the chunk's base.
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -83,8 +85,9 @@ async function parse(seq: number, bytes: Uint8Array): Promise<RecordBatch> {
 }
 
 /**
- * A buffer the worker may give away whole: one it made for this chunk and mostly fills (an output
- * sized by estimate); anything else is copied (a view into reused memory, Node's shared pool).
+ * A buffer the worker may give away whole: a pooled output buffer, or one it made for this chunk and
+ * mostly fills (an output sized by estimate); anything else is copied (a view into reused memory,
+ * Node's shared pool).
  */
 function owned<T extends Uint8Array | Uint32Array>(b: T, mine: boolean): T {
   if (mine && pooled.has(b.buffer as ArrayBuffer)) return b;

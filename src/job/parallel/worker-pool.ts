@@ -1,9 +1,11 @@
 /**
- * The parallel producer of the route job: the main thread reads the input
- * and cuts it into chunks of whole lines; N workers parse, route and format
- * them; the job writes their formatted batches in input order. The main
- * thread keeps at most N + 1 chunks in flight, so memory stays within about
- * (N + 2) x chunk size plus their outputs.
+ * The parallel producer of the route job. N workers read their byte ranges
+ * of a regular file (or take the chunks of whole lines the main thread cuts
+ * from a stream), parse, route and format them; on a hardware GPU the main
+ * thread routes their chunks. The job writes the formatted batches in input
+ * order and their output buffers go back to the worker that made them. The
+ * main thread keeps at most N + 1 chunks in flight, so memory stays within
+ * about (N + 2) x chunk size plus their outputs.
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
