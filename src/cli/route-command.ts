@@ -199,8 +199,8 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
           firstIndex: firstRecordIndex(text, format),
           firstLine: (text.range?.linesBefore ?? 0) + 1,
           maxRecordBytes: o.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES,
-          // chunks of 64 KiB to 4 MiB: enough to keep a worker busy, small enough to bound memory
-          chunkBytes: Number(process.env[CHUNK_BYTES_ENV] ?? 0) || Math.max(64 << 10, Math.min(o.batchBytes, 4 << 20)),
+          // chunks of 64 KiB to 2 MiB: enough to keep a worker busy, small enough to bound memory (and to stay in cache: 2 MiB measured faster than 4)
+          chunkBytes: Number(process.env[CHUNK_BYTES_ENV] ?? 0) || Math.max(64 << 10, Math.min(o.batchBytes, 2 << 20)),
           atFileStart: !text.range || text.range.start === 0,
           readError: (err) => ioError('read input', opened.name, err),
           ...(routeOnMain ? { route: routeOnMain } : {}),

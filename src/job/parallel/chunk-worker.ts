@@ -34,7 +34,7 @@ const description = fast ? fast.description : init.kernel === 'main' ? '' : 'CPU
  */
 const pool: ArrayBuffer[] = [];
 const pooled = new WeakSet<ArrayBuffer>();
-const POOL_MAX = 8;
+const POOL_MAX = 4;
 setPartAllocator((bytes) => {
   if (bytes > POOLED_PART_BYTES) return new Uint8Array(bytes);
   let buffer = pool.pop();
