@@ -4,7 +4,7 @@
  * cut and the rest of them dropped up to the next LF.
  */
 import { describe, expect, it } from 'vitest';
-import { cutNear, lineAlignedChunks, type Chunk } from '../src/job/parallel/rechunk.js';
+import { cutNear, lineAlignedChunks, type Chunk } from '../src/sources/rechunk.js';
 import { rng } from './helpers/random.js';
 
 async function chunks(input: Uint8Array, pieceSizes: () => number, target: number, max = 1 << 30): Promise<Chunk[]> {

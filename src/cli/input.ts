@@ -16,7 +16,7 @@ import { RecordReader, type InputFormat } from '../sources/record-reader.js';
 import { sniffInput } from '../sources/container.js';
 import { MAGIC_BYTES } from '../sources/magic.js';
 import type { InputChange } from '../job/run-stats.js';
-import type { PositionedFile } from '../job/parallel/worker-pool.js';
+import type { PositionedFile } from '../sources/line-ranges.js';
 
 export interface OpenedInput {
   /** Name for messages ("-" is "stdin"). */

@@ -16,7 +16,7 @@ import { DeviceLostError, InputError } from '../errors.js';
 import type { Backend, BatchRouting, SwitchedMoE } from '../router/switched-moe.js';
 import type { PackedBatch } from '../model/packed-batch.js';
 import type { RecordBatch } from '../sources/record-reader.js';
-import { outputHeader, type OutputSpec } from '../sinks/batch-formatter.js';
+import { outputHeader, type OutputSpec, type Routed } from '../sinks/batch-formatter.js';
 import type { ByteWriter } from '../sinks/byte-writer.js';
 import { NO_EXPERT, type BatchEvent, type RouteJobListener } from './events.js';
 import { toFormattedBatch, type BatchRoutingInfo, type FormattedBatch } from './formatted-batch.js';
@@ -84,7 +84,7 @@ export function routeChunksWith(route: (batch: PackedBatch) => Promise<ChunkRout
       const t0 = performance.now();
       const before = state.cpuFallbackBatches;
       const r = await route(text);
-      return { ...r, backend: r.backend, adapter: r.adapter, fallback: state.cpuFallbackBatches > before, routeMs: performance.now() - t0 };
+      return { ...routedOf(r), fallback: state.cpuFallbackBatches > before, routeMs: performance.now() - t0 };
     });
     chain = p.catch(() => undefined);
     return p;
@@ -93,8 +93,16 @@ export function routeChunksWith(route: (batch: PackedBatch) => Promise<ChunkRout
 
 const BACKEND_ORDER = ['gpu', 'cpu', 'cpu-reference'];
 
-/** A chunk's routing: a BatchRouting whose backend may name several ("gpu+cpu"). */
-export type ChunkRouting = Omit<BatchRouting, 'backend'> & { backend: string };
+/** What the formatter and the job need of a chunk's routing; its backend may name several ("gpu+cpu"). */
+export interface ChunkRouting extends Routed {
+  backend: string;
+  adapter: string;
+}
+
+/** Only the integers, statistics and names of a routing (not its float copies or timings). */
+function routedOf(r: ChunkRouting): ChunkRouting {
+  return { experts: r.experts, scoresQ16: r.scoresQ16, confidenceQ16: r.confidenceQ16, ...(r.stats ? { stats: r.stats } : {}), backend: r.backend, adapter: r.adapter };
+}
 
 /**
  * Routes a chunk as batches of at most `maxRecords` records and about `maxBytes` bytes
@@ -105,39 +113,34 @@ export function routeInPieces(route: (batch: PackedBatch) => Promise<BatchRoutin
   return async (batch) => {
     const n = batch.offsets.length - 1;
     if (n <= maxRecords && batch.offsets[n] - batch.offsets[0] <= maxBytes) return route(batch);
-    const pieces: BatchRouting[] = [];
+    const pieces: ChunkRouting[] = [];
     for (let i = 0; i < n; ) {
       let j = Math.min(n, i + Math.max(1, maxRecords));
       while (j > i + 1 && batch.offsets[j] - batch.offsets[i] > maxBytes) j = i + Math.max(1, (j - i) >>> 1);
       const base = batch.offsets[i];
       const offsets = batch.offsets.slice(i, j + 1);
       for (let k = 0; k < offsets.length; k++) offsets[k] -= base;
-      pieces.push(await route({ bytes: batch.bytes.subarray(base, batch.offsets[j]), offsets }));
+      pieces.push(routedOf(await route({ bytes: batch.bytes.subarray(base, batch.offsets[j]), offsets })));
       i = j;
     }
-    const join = <T extends Uint32Array | Float32Array>(get: (r: BatchRouting) => T | undefined, make: (n: number) => T): T => {
-      const out = make(pieces.reduce((t, r) => t + (get(r)?.length ?? 0), 0));
+    const join = (get: (r: ChunkRouting) => Uint32Array | undefined): Uint32Array => {
+      const out = new Uint32Array(pieces.reduce((t, r) => t + (get(r)?.length ?? 0), 0));
       let at = 0;
       for (const r of pieces) {
-        const a = get(r);
-        if (a) out.set(a as never, at);
-        at += a?.length ?? 0;
+        const a = get(r) ?? new Uint32Array(0);
+        out.set(a, at);
+        at += a.length;
       }
       return out;
     };
-    const first = pieces[0];
-    const unique = (names: string[]): string => [...new Set(names)].join('+');
+    const names = (get: (r: ChunkRouting) => string, separator: string): string => [...new Set(pieces.map(get))].join(separator);
     return {
-      ...first,
-      count: n,
-      experts: join((r) => r.experts, (k) => new Uint32Array(k)),
-      scoresQ16: join((r) => r.scoresQ16, (k) => new Uint32Array(k)),
-      confidenceQ16: join((r) => r.confidenceQ16, (k) => new Uint32Array(k)),
-      scores: join((r) => r.scores, (k) => new Float32Array(k)),
-      confidence: join((r) => r.confidence, (k) => new Float32Array(k)),
-      ...(first.stats ? { stats: join((r) => r.stats, (k) => new Uint32Array(k)) } : {}),
-      backend: unique(pieces.map((r) => r.backend)),
-      adapter: [...new Set(pieces.map((r) => r.adapter))].join(' + '),
+      experts: join((r) => r.experts),
+      scoresQ16: join((r) => r.scoresQ16),
+      confidenceQ16: join((r) => r.confidenceQ16),
+      ...(pieces[0].stats ? { stats: join((r) => r.stats) } : {}),
+      backend: names((r) => r.backend, '+'),
+      adapter: names((r) => r.adapter, ' + '),
     };
   };
 }

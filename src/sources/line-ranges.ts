@@ -15,6 +15,21 @@ const LF = 10;
 /** Piece read while looking for an LF (skipping a line's tail, finishing the last line). */
 const PIECE = 1 << 16;
 
+/** A regular file read by ranges (the parallel path's workers, or the main thread in process). */
+export interface PositionedFile {
+  fd: number;
+  /** First byte of the input: 0, or a --shard part's start. */
+  start: number;
+  /** A --shard part's end; null: the file's real end, however it moves while it is read. */
+  end: number | null;
+  /** The file's size now. */
+  size(): number;
+  /** Called once every range is read, with the bytes read (a size change is reported there). */
+  finish(bytesRead: number): void;
+  /** Closes the file; called whether the run succeeded or not. */
+  close(): Promise<void>;
+}
+
 export interface LineRange {
   start: number;
   end: number;

@@ -6,9 +6,8 @@
  * `lines`, at a fraction of its cost: on a software GPU adapter the host work
  * runs between the device's dispatches, so it is what limits the run.
  */
-import { lineAlignedChunks } from '../job/parallel/rechunk.js';
-import type { PositionedFile } from '../job/parallel/worker-pool.js';
-import { LineRangeReader } from './line-ranges.js';
+import { lineAlignedChunks } from './rechunk.js';
+import { LineRangeReader, type PositionedFile } from './line-ranges.js';
 import { packLinesInPlace } from './lines-in-place.js';
 import type { RecordBatch } from './record-reader.js';
 

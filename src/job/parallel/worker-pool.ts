@@ -14,22 +14,8 @@ import { ConfigError } from '../../errors.js';
 import type { BatchRoutingInfo, FormattedBatch } from '../formatted-batch.js';
 import type { PackedBatch } from '../../model/packed-batch.js';
 import { POOLED_PART_BYTES, type FromWorker, type ToWorker, type WorkerInit } from './protocol.js';
-import { lineAlignedChunks } from './rechunk.js';
-
-/** A regular file the workers read themselves, range by range (positioned reads: the main thread reads nothing). */
-export interface PositionedFile {
-  fd: number;
-  /** First byte of the input: 0, or a --shard part's start. */
-  start: number;
-  /** A --shard part's end; null: the file's real end, however it moves while it is read. */
-  end: number | null;
-  /** The file's size now. */
-  size(): number;
-  /** Called once every range is read, with the bytes read (a size change is reported there). */
-  finish(bytesRead: number): void;
-  /** Closes the file; called whether the run succeeded or not. */
-  close(): Promise<void>;
-}
+import { lineAlignedChunks } from '../../sources/rechunk.js';
+import type { PositionedFile } from '../../sources/line-ranges.js';
 
 /** Where the chunks come from: a stream the main thread cuts into whole lines, or a file the workers read. */
 export type ChunkFeed = { kind: 'stream'; source: AsyncIterable<Uint8Array> } | { kind: 'file'; file: PositionedFile };
