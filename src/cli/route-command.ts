@@ -15,13 +15,14 @@ import { DEFAULT_MAX_RECORD_BYTES } from '../sources/record-reader.js';
 import { parseShard } from '../sources/shard-range.js';
 import { inProcessBatches, routeChunksWith, routeInPieces, routeWithFallback, runRouteJob, type FallbackState, type JobSinks, type RowSink } from '../job/route-job.js';
 import { parallelBatches } from '../job/parallel/worker-pool.js';
+import { takePrestarted, WarmWorkers } from '../job/parallel/warm-workers.js';
 import { fileLineChunks, packedLineBatches, streamLineChunks } from '../sources/packed-lines.js';
 import type { FormattedBatch } from '../job/formatted-batch.js';
 import type { RouteJobListener } from '../job/events.js';
 import type { RunStats } from '../job/run-stats.js';
 import { CliError, ioError, ioMessage, warn } from './cli-errors.js';
 import { firstRecordIndex } from './input.js';
-import { openRecordSource, type RecordSource, type SourceFormat } from './record-source.js';
+import { openRecordSource, sourceFormatFromPath, type RecordSource, type SourceFormat } from './record-source.js';
 import { parquetOutputSink, parquetShardSink } from './format-sinks.js';
 import { routerOptions, type RouterCliOptions } from './options.js';
 import { Progress } from './progress.js';
@@ -92,6 +93,10 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
 
   // Paths are checked, and every output opened, before the first record is read.
   const moe = new SwitchedMoE({ ...routerOpts, ...(o.backend ? { backend: o.backend } : {}), onWarning: warn });
+  // Lines or jsonl on the CPU (the usual run) go to worker threads: start them now, while the files are opened.
+  const threads = o.threads ?? availableParallelism();
+  const likelyFormat = o.format ?? sourceFormatFromPath(input);
+  const warm = takePrestarted() ?? (moe.backendName !== 'gpu' && !parquetOut && (likelyFormat === 'lines' || likelyFormat === 'jsonl') ? new WarmWorkers(threads) : null);
   let files: OutputSet | null = null;
   let monitor: RouteMonitor | null = null;
   try {
@@ -170,7 +175,6 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
     };
     // On the GPU the workers read, parse and format; the main thread routes each chunk on the device.
     const routeOnMain = choice.backend === 'gpu' ? routeChunksWith(routeInPieces(routeWithFallback(moe, policy, state), o.batchRecords, o.batchBytes), state) : undefined;
-    const threads = o.threads ?? availableParallelism();
     // lines in process (a software GPU, Parquet output): chunks of whole lines packed by the workers' line packer
     const maxRecordBytes = o.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
     // a quarter of --batch-bytes of text: a batch's weight counts 128 bytes a record besides its text (record-reader.ts),
@@ -204,7 +208,7 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
           atFileStart: !text.range || text.range.start === 0,
           readError: (err) => ioError('read input', opened.name, err),
           ...(routeOnMain ? { route: routeOnMain } : {}),
-        })
+        }, warm ?? undefined)
       : inProcessBatches(moe, inProcessLines ?? opened.batches, {
           ...policy,
           // line chunks are cut near --batch-bytes and finish their last line: only records split them
@@ -252,6 +256,7 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
     await monitor?.finish();
     return 0;
   } finally {
+    await warm?.dispose();
     if (files) await files.abort();
     await monitor?.abort();
     await moe.dispose();

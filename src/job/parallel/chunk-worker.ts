@@ -9,7 +9,7 @@
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import { computeStatistics } from '../../backends/cpu-reference/statistics.js';
 import { scoreStatistics } from '../../backends/cpu-reference/score.js';
 import { RecordReader, type RecordBatch } from '../../sources/record-reader.js';
@@ -19,14 +19,30 @@ import { LineRangeReader } from '../../sources/line-ranges.js';
 import { toFormattedBatch, type BatchRoutingInfo, type FormattedBatch } from '../formatted-batch.js';
 import { POOLED_PART_BYTES, type FromWorker, type ToWorker, type WorkerInit } from './protocol.js';
 import { setPartAllocator } from '../../sinks/batch-formatter.js';
+import { q16Table } from '../../sinks/byte-formatter.js';
 
-const init = workerData as WorkerInit;
 const port = parentPort;
 if (!port) throw new Error('chunk-worker.js runs as a worker thread');
 
+/*
+ * A worker may be started before the job knows its options (the CLI starts them while it opens its
+ * files): it compiles its WebAssembly and builds the Q16 table now, and gets its WorkerInit as its
+ * first message.
+ */
+const kernel = new CpuBackend();
+q16Table();
+let init!: WorkerInit;
 // The kernel this worker runs, created once and reused for every chunk.
-const fast = init.kernel === 'cpu' ? new CpuBackend() : null;
-const description = fast ? fast.description : init.kernel === 'main' ? '' : 'CPU reference (JavaScript)';
+let fast: CpuBackend | null = null;
+let description = '';
+// The range reader of a regular file (its buffer is reused from range to range).
+let ranges: LineRangeReader | null = null;
+function initialize(i: WorkerInit): void {
+  init = i;
+  fast = init.kernel === 'cpu' ? kernel : null;
+  description = fast ? fast.description : init.kernel === 'main' ? '' : 'CPU reference (JavaScript)';
+  ranges = init.fd !== undefined ? new LineRangeReader(init.fd, init.maxRecordBytes) : null;
+}
 /**
  * Output parts are copied into buffers of POOLED_PART_BYTES that the main thread gives back once it
  * has written them: a few buffers go round instead of a fresh one per part, which V8 would
@@ -45,8 +61,6 @@ setPartAllocator((bytes) => {
   return new Uint8Array(buffer, 0, bytes);
 });
 
-// The range reader of a regular file (its buffer is reused from range to range).
-const ranges = init.fd !== undefined ? new LineRangeReader(init.fd, init.maxRecordBytes) : null;
 const bases = new Map<number, (base: { firstIndex: number; firstLine: number }) => void>();
 const early = new Map<number, { firstIndex: number; firstLine: number }>();
 
@@ -196,6 +210,10 @@ const collect = (bytes: number): void => {
 // Chunks are handled one after another, in the order they arrive.
 let chain: Promise<void> = Promise.resolve();
 port.on('message', (m: ToWorker) => {
+  if (m.type === 'init') {
+    initialize(m.init);
+    return;
+  }
   if (m.type === 'recycle') {
     for (const b of m.buffers) {
       if (pool.length >= POOL_MAX || b.byteLength !== POOLED_PART_BYTES) continue;

@@ -32,6 +32,8 @@ export interface WorkerInit {
 export const POOLED_PART_BYTES = 4 << 20;
 
 export type ToWorker =
+  /** The job's options: a worker's first message. */
+  | { type: 'init'; init: WorkerInit }
   /** A chunk of whole lines (its buffer is transferred). */
   | { type: 'chunk'; seq: number; bytes: Uint8Array; skippedBytes: number }
   /** A byte range of the file (init.fd) to read whole lines from (line-ranges.ts). */

@@ -15,6 +15,7 @@ import type { BatchRoutingInfo, FormattedBatch } from '../formatted-batch.js';
 import type { PackedBatch } from '../../model/packed-batch.js';
 import { POOLED_PART_BYTES, type FromWorker, type ToWorker, type WorkerInit } from './protocol.js';
 import { lineAlignedChunks } from '../../sources/rechunk.js';
+import { WarmWorkers } from './warm-workers.js';
 import type { PositionedFile } from '../../sources/line-ranges.js';
 
 /** Where the chunks come from: a stream the main thread cuts into whole lines, or a file the workers read. */
@@ -37,7 +38,6 @@ export interface ParallelOptions extends Omit<WorkerInit, 'fd' | 'kernel'> {
   readError?: (err: NodeJS.ErrnoException) => Error;
 }
 
-const WORKER_URL = new URL('./chunk-worker.js', import.meta.url);
 
 /**
  * The outputs the workers send are dead once written, but V8 collects
@@ -78,7 +78,9 @@ function rebuildError(m: Extract<FromWorker, { type: 'failed' }>, readError: Par
   return e;
 }
 
-export async function* parallelBatches(feed: ChunkFeed, o: ParallelOptions): AsyncGenerator<FormattedBatch> {
+const startWorkers = (count: number): WarmWorkers => new WarmWorkers(count);
+
+export async function* parallelBatches(feed: ChunkFeed, o: ParallelOptions, warm?: WarmWorkers): AsyncGenerator<FormattedBatch> {
   const init: WorkerInit = {
     config: o.config,
     format: o.format,
@@ -92,7 +94,9 @@ export async function* parallelBatches(feed: ChunkFeed, o: ParallelOptions): Asy
     atFileStart: o.atFileStart,
     ...(feed.kind === 'file' ? { fd: feed.file.fd } : {}),
   };
-  const workers = Array.from({ length: Math.max(1, o.threads) }, () => new Worker(WORKER_URL, { workerData: init }));
+  const workers = warm?.take(Math.max(1, o.threads)) ?? startWorkers(Math.max(1, o.threads)).take(Math.max(1, o.threads));
+  if (!workers) throw new Error('no chunk workers');
+  for (const w of workers) w.postMessage({ type: 'init', init } satisfies ToWorker);
   const pending = new Map<number, Pending>();
   // Bases are handed out in order, as soon as every earlier chunk is counted.
   let nextBase = 0;
