@@ -15,14 +15,14 @@ import { DEFAULT_MAX_RECORD_BYTES } from '../sources/record-reader.js';
 import { parseShard } from '../sources/shard-range.js';
 import { inProcessBatches, routeChunksWith, routeInPieces, routeWithFallback, runRouteJob, type FallbackState, type JobSinks, type RowSink } from '../job/route-job.js';
 import { parallelBatches } from '../job/parallel/worker-pool.js';
-import { takePrestarted, WarmWorkers } from '../job/parallel/warm-workers.js';
+import { takePrestarted } from '../job/parallel/warm-workers.js';
 import { fileLineChunks, packedLineBatches, streamLineChunks } from '../sources/packed-lines.js';
 import type { FormattedBatch } from '../job/formatted-batch.js';
 import type { RouteJobListener } from '../job/events.js';
 import type { RunStats } from '../job/run-stats.js';
 import { CliError, ioError, ioMessage, warn } from './cli-errors.js';
 import { firstRecordIndex } from './input.js';
-import { openRecordSource, sourceFormatFromPath, type RecordSource, type SourceFormat } from './record-source.js';
+import { openRecordSource, type RecordSource, type SourceFormat } from './record-source.js';
 import { parquetOutputSink, parquetShardSink } from './format-sinks.js';
 import { routerOptions, type RouterCliOptions } from './options.js';
 import { Progress } from './progress.js';
@@ -93,10 +93,9 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
 
   // Paths are checked, and every output opened, before the first record is read.
   const moe = new SwitchedMoE({ ...routerOpts, ...(o.backend ? { backend: o.backend } : {}), onWarning: warn });
-  // Lines or jsonl on the CPU (the usual run) go to worker threads: start them now, while the files are opened.
+  // The worker threads the command's entry started for this run, if it guessed it would use them.
+  const warm = takePrestarted();
   const threads = o.threads ?? availableParallelism();
-  const likelyFormat = o.format ?? sourceFormatFromPath(input);
-  const warm = takePrestarted() ?? (moe.backendName !== 'gpu' && !parquetOut && (likelyFormat === 'lines' || likelyFormat === 'jsonl') ? new WarmWorkers(threads) : null);
   let files: OutputSet | null = null;
   let monitor: RouteMonitor | null = null;
   try {
@@ -167,6 +166,8 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
     // A software adapter's own threads use the cores the workers would: on it, the host work stays in process.
     const gpuInProcess = choice.backend === 'gpu' && process.env[GPU_WORKERS_ENV] !== '1' && (await moe.gpuIsSoftware());
     const parallel = text !== undefined && rows.length === 0 && (format === 'lines' || format === 'jsonl') && !gpuInProcess;
+    // guessed wrong: let them go now rather than hold their memory through the run
+    if (!parallel) await warm?.dispose();
     const policy = {
       ...(o.backend ? { backend: o.backend } : {}),
       onWarning: warn,

@@ -192,8 +192,18 @@ export async function* parallelBatches(feed: ChunkFeed, o: ParallelOptions, warm
     worker.postMessage(m, transfer);
     seq++;
   };
-  // A range past the end of the file gives nothing: no batch for it.
-  const worthWriting = (b: FormattedBatch): boolean => b.records > 0 || b.inputBytes > 0 || b.failure !== null;
+  /**
+   * The next batch in input order, handed to the job (unless it is a range past the end of the file,
+   * which holds nothing), then, once the job asks for more and so has written it, its output buffers
+   * back to their worker.
+   */
+  async function* handOut(): AsyncGenerator<FormattedBatch> {
+    const b = await result(next++);
+    bytesRead += b.inputBytes;
+    if (b.records > 0 || b.inputBytes > 0 || b.failure !== null) yield b;
+    recycle(b);
+    collect(b);
+  }
   try {
     // Reading stops once a chunk failed (a bad record with onError 'fail', or an error): its result ends the run.
     const failed = (): boolean => crashed !== null || [...pending.values()].some((p) => p.error !== null || (p.done?.failure ?? null) !== null);
@@ -202,10 +212,7 @@ export async function* parallelBatches(feed: ChunkFeed, o: ParallelOptions, warm
       for await (const { bytes, skippedBytes } of chunks) {
         send({ type: 'chunk', seq, bytes, skippedBytes }, [bytes.buffer as ArrayBuffer]);
         while (seq - next >= maxInFlight) {
-          const b = await result(next++);
-          yield b;
-          recycle(b);
-          collect(b);
+          yield* handOut();
         }
       }
     } else if (feed.kind === 'file') {
@@ -218,32 +225,20 @@ export async function* parallelBatches(feed: ChunkFeed, o: ParallelOptions, warm
           send({ type: 'range', seq, range: { start: pos, end: pos + chunkBytes, inputStart: file.start, limit } }, []);
           pos += chunkBytes;
           while (seq - next >= maxInFlight) {
-            const b = await result(next++);
-            bytesRead += b.inputBytes;
-            if (worthWriting(b)) yield b;
-            recycle(b);
-            collect(b);
+            yield* handOut();
           }
         }
         if (file.end !== null || failed()) break;
         // The whole file: read on, a range at a time, until a range meets its real end (it may have grown).
         while (next < seq) {
-          const b = await result(next++);
-          bytesRead += b.inputBytes;
-          if (worthWriting(b)) yield b;
-          recycle(b);
-          collect(b);
+          yield* handOut();
         }
         if (lastEof || failed()) break;
         planned = Math.max(file.size(), pos + 1);
       }
     }
     while (next < seq) {
-      const b = await result(next++);
-      bytesRead += b.inputBytes;
-      if (worthWriting(b)) yield b;
-      recycle(b);
-      collect(b);
+      yield* handOut();
     }
     if (feed.kind === 'file') feed.file.finish(bytesRead);
   } finally {
