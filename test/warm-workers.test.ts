@@ -31,6 +31,7 @@ describe('prestartWorkers', () => {
       ['route', 'corpus.txt', '--output-format', 'parquet', '--out', 'o.parquet'],
       ['route', 'data.csv'],
       ['route', '-', '--format', 'tsv'],
+      ['route', 'data', '--format=arrow'],
       ['route', 'corpus.txt.gz'],
       ['route', 'rows.parquet'],
       ['route', 'corpus.txt', '--threads', 'lots'],

@@ -53,7 +53,7 @@ export class WarmWorkers {
 let prestarted: WarmWorkers | null = null;
 
 /** Arguments that send a run elsewhere than the workers: the GPU, Parquet output, csv/tsv, compressed or columnar input. */
-const ELSEWHERE = /^(--backend=gpu|--output-format=parquet|--format=(csv|tsv))$|\.(csv|tsv|parquet|arrows?|feather|ipc|gz|gzip|zst|zstd)$/i;
+const ELSEWHERE = /^(--backend=gpu|--output-format=parquet|--format=(csv|tsv|parquet|arrow))$|\.(csv|tsv|parquet|arrows?|feather|ipc|gz|gzip|zst|zstd)$/i;
 
 /**
  * Starts the workers if `args` (the command line after `node main.js`) look like a `route` run that
