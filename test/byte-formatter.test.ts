@@ -123,7 +123,7 @@ describe('the byte formatter writes what RecordFormatter writes', () => {
       want += strings.record(1000 + i - 10, experts[i], scores[i], conf[i], options.includeText ? recordText(TEXTS[i]) : undefined);
     }
     const c = collector(1000);
-    new ByteFormatter(options).records(c.out, 1000, n - 10, experts.subarray(10), scores.subarray(10), conf.subarray(10), packed, offsets.subarray(10));
+    new ByteFormatter(options).records(c.out, { firstIndex: 1000, count: n - 10, experts: experts.subarray(10), scoresQ16: scores.subarray(10), confidenceQ16: conf.subarray(10), text: { bytes: packed, offsets: offsets.subarray(10) } });
     expectSameBytes(c.bytes(), Buffer.from(want, 'utf8'), JSON.stringify(options));
   });
 
@@ -171,7 +171,7 @@ describe('the WebAssembly formatter writes what RecordFormatter writes', () => {
       const first = 2 ** 32 - 5;
       for (let i = 10; i < n; i++) want += strings.record(first + i - 10, experts[i], scores[i], conf[i], options.includeText ? recordText(TEXTS[i]) : undefined);
       const c = collector(1000);
-      new WasmFormatter(options, sizes).records(c.out, first, n - 10, experts.subarray(10), scores.subarray(10), conf.subarray(10), packed, offsets.subarray(10));
+      new WasmFormatter(options, sizes).records(c.out, { firstIndex: first, count: n - 10, experts: experts.subarray(10), scoresQ16: scores.subarray(10), confidenceQ16: conf.subarray(10), text: { bytes: packed, offsets: offsets.subarray(10) } });
       expectSameBytes(c.bytes(), Buffer.from(want, 'utf8'), JSON.stringify(options));
     },
   );
@@ -187,9 +187,9 @@ describe('the WebAssembly formatter writes what RecordFormatter writes', () => {
     const c = collector(1 << 20);
     const f = new WasmFormatter(options);
     // One record at a time where the index jumps; runs of consecutive indices in one call.
-    f.records(c.out, 0, 65537, e, s, c2);
+    f.records(c.out, { firstIndex: 0, count: 65537, experts: e, scoresQ16: s, confidenceQ16: c2 });
     for (let k = 0; k < indices.length; k++) want += strings.record(indices[k], e[k], s[k], c2[k]);
-    for (let k = 65537; k < indices.length; k++) f.records(c.out, indices[k], 1, e.subarray(k), s.subarray(k), c2.subarray(k));
+    for (let k = 65537; k < indices.length; k++) f.records(c.out, { firstIndex: indices[k], count: 1, experts: e.subarray(k), scoresQ16: s.subarray(k), confidenceQ16: c2.subarray(k) });
     expectSameBytes(c.bytes(), Buffer.from(want, 'utf8'), format);
   });
 
@@ -206,7 +206,7 @@ describe('the WebAssembly formatter writes what RecordFormatter writes', () => {
     const c = collector(1 << 16);
     let want = '';
     for (const first of starts) {
-      f.records(c.out, first, n, e, s, q);
+      f.records(c.out, { firstIndex: first, count: n, experts: e, scoresQ16: s, confidenceQ16: q });
       for (let k = 0; k < n; k++) want += strings.record(first + k, e[k], s[k], q[k]);
     }
     expect(starts.at(-1)! + n - 1).toBe(Number.MAX_SAFE_INTEGER);
@@ -241,7 +241,7 @@ describe('the WebAssembly formatter writes what RecordFormatter writes', () => {
     const want = texts.map((t, i) => strings.record(i, 1, 1, 1, recordText(t))).join('');
     for (const [label, sizes] of WASM_SIZES) {
       const c = collector(1 << 16);
-      new WasmFormatter(options, sizes).records(c.out, 0, n, ones, ones, ones, all, offs);
+      new WasmFormatter(options, sizes).records(c.out, { firstIndex: 0, count: n, experts: ones, scoresQ16: ones, confidenceQ16: ones, text: { bytes: all, offsets: offs } });
       expectSameBytes(c.bytes(), Buffer.from(want, 'utf8'), `${JSON.stringify(options)}, ${label}`);
     }
   });
@@ -257,7 +257,7 @@ describe('the WebAssembly formatter writes what RecordFormatter writes', () => {
     const strings = new RecordFormatter(options);
     const want = texts.map((t, i) => strings.record(i, i, 100 * i, 65536, recordText(t))).join('');
     const c = collector(1 << 16);
-    new WasmFormatter(options).records(c.out, 0, 3, Uint32Array.of(0, 1, 2), Uint32Array.of(0, 100, 200), Uint32Array.of(65536, 65536, 65536), all, offs);
+    new WasmFormatter(options).records(c.out, { firstIndex: 0, count: 3, experts: Uint32Array.of(0, 1, 2), scoresQ16: Uint32Array.of(0, 100, 200), confidenceQ16: Uint32Array.of(65536, 65536, 65536), text: { bytes: all, offsets: offs } });
     expectSameBytes(c.bytes(), Buffer.from(want, 'utf8'), 'big text');
   });
 });

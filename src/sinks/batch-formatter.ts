@@ -8,7 +8,7 @@ import type { RouterConfig } from '../model/router-config.js';
 import type { RecordBatch } from '../sources/record-reader.js';
 import { RecordFormatter, TEXT_PIECE_BYTES, type OutputFormat } from './output-format.js';
 import { RecordAnnotations } from './record-annotations.js';
-import { ByteFormatter, ByteOutput, uninitializedBytes } from './byte-formatter.js';
+import { ByteFormatter, ByteOutput, uninitializedBytes, type RunFormatter } from './byte-formatter.js';
 import { WasmFormatter } from './wasm/wasm-formatter.js';
 import { wasmAvailable } from '../wasm/instance.js';
 import { CPU_KERNEL_ENV } from '../backends/cpu/cpu-backend.js';
@@ -93,8 +93,6 @@ export function formatBatch(batch: RecordBatch, routing: Routed | null, upTo: nu
   return { output: parts, shards };
 }
 
-/** What formats runs of routed records: the WebAssembly formatter, or its JavaScript twin. */
-type RunFormatter = Pick<ByteFormatter, 'records'>;
 const byteFormatters = new Map<string, { bytes: ByteFormatter; runs: RunFormatter }>();
 
 /** The formatters of an output spec, made once per thread. MOE_ROUTER_CPU_KERNEL=js keeps all of it in JavaScript. */
@@ -152,16 +150,14 @@ function formatBytes(batch: RecordBatch, routing: Routed | null, upTo: number, s
   const run = (to: number): void => {
     if (to <= from) return;
     if (!routing) throw new Error('a batch with records was not routed');
-    runs.records(
-      out,
-      batch.firstIndex + from,
-      to - from,
-      routing.experts.subarray(from, to),
-      routing.scoresQ16.subarray(from, to),
-      routing.confidenceQ16.subarray(from, to),
-      spec.includeText ? bytes : undefined,
-      spec.includeText ? offsets.subarray(from, to + 1) : undefined,
-    );
+    runs.records(out, {
+      firstIndex: batch.firstIndex + from,
+      count: to - from,
+      experts: routing.experts.subarray(from, to),
+      scoresQ16: routing.scoresQ16.subarray(from, to),
+      confidenceQ16: routing.confidenceQ16.subarray(from, to),
+      ...(spec.includeText ? { text: { bytes, offsets: offsets.subarray(from, to + 1) } } : {}),
+    });
   };
   for (const e of batch.errors) {
     if (e.local >= upTo) break;

@@ -12,6 +12,7 @@
  */
 import { RecordFormatter, type FormatOptions } from './output-format.js';
 import { ONE } from '../model/fixed-point.js';
+import type { PackedBatch } from '../model/packed-batch.js';
 
 /** Receives filled output. `chunk` is only valid during the call: write or copy it before returning. */
 export type ByteSink = (chunk: Uint8Array) => void;
@@ -193,7 +194,33 @@ export function recordLiterals(options: FormatOptions): RecordLiterals {
   return { index: '', expert: d, complexity: d, confidence: d, textOpen: d, textClose: '', end: options.errorColumn ? `${d}\n` : '\n' };
 }
 
-export class ByteFormatter {
+/**
+ * A run of routed records with no error record among them: record k has
+ * index firstIndex + k, results experts[k] .., and, for --include-text, the
+ * text bytes[offsets[k], offsets[k + 1]) of `text` (offsets: count + 1 of them).
+ */
+export interface RecordRun {
+  firstIndex: number;
+  count: number;
+  experts: Uint32Array;
+  scoresQ16: Uint32Array;
+  confidenceQ16: Uint32Array;
+  text?: PackedBatch;
+}
+
+/** What formats runs of routed records: ByteFormatter, or WasmFormatter (the same bytes). */
+export interface RunFormatter {
+  records(out: ByteOutput, run: RecordRun): void;
+}
+
+/** The run's text when the formatter writes it (--include-text), which it then must have. */
+export function runText(run: RecordRun, includeText: boolean, formatter: string): PackedBatch | null {
+  if (!includeText) return null;
+  if (run.text === undefined) throw new Error(`${formatter}.records: includeText needs the bytes and offsets of the records`);
+  return run.text;
+}
+
+export class ByteFormatter implements RunFormatter {
   private readonly jsonl: boolean;
   private readonly delimiter: number;
   private readonly includeText: boolean;
@@ -312,28 +339,12 @@ export class ByteFormatter {
     out.pos = p;
   }
 
-  /**
-   * A run of routed records with no error record among them, the fast path:
-   * record k has index firstIndex + k, results experts[k] .. and, with
-   * includeText, the text bytes[offsets[k], offsets[k + 1]).
-   */
-  records(
-    out: ByteOutput,
-    firstIndex: number,
-    count: number,
-    experts: Uint32Array,
-    scoresQ16: Uint32Array,
-    confidenceQ16: Uint32Array,
-    bytes?: Uint8Array,
-    offsets?: Uint32Array,
-  ): void {
-    if (this.includeText && (bytes === undefined || offsets === undefined)) {
-      throw new Error('ByteFormatter.records: includeText needs the bytes and offsets of the records');
-    }
+  /** A run of routed records, the fast path. */
+  records(out: ByteOutput, run: RecordRun): void {
+    const text = runText(run, this.includeText, 'ByteFormatter');
+    const { firstIndex, count, experts, scoresQ16, confidenceQ16 } = run;
     for (let k = 0; k < count; k++) {
-      const start = offsets === undefined ? 0 : offsets[k];
-      const end = offsets === undefined ? 0 : offsets[k + 1];
-      this.record(out, firstIndex + k, experts[k], scoresQ16[k], confidenceQ16[k], bytes, start, end);
+      this.record(out, firstIndex + k, experts[k], scoresQ16[k], confidenceQ16[k], text?.bytes, text ? text.offsets[k] : 0, text ? text.offsets[k + 1] : 0);
     }
   }
 

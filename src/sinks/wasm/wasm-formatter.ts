@@ -9,7 +9,8 @@
  */
 import { align8, growTo, instantiate, type WasmMemory } from '../../wasm/instance.js';
 import { windowEnd } from '../../wasm/windows.js';
-import { ByteFormatter, q16Table, recordLiterals, type ByteOutput, type RecordLiterals } from '../byte-formatter.js';
+import { ByteFormatter, q16Table, recordLiterals, runText, type ByteOutput, type RecordLiterals, type RecordRun, type RunFormatter } from '../byte-formatter.js';
+import type { PackedBatch } from '../../model/packed-batch.js';
 import type { FormatOptions } from '../output-format.js';
 
 interface FormatExports {
@@ -57,7 +58,7 @@ export interface WasmFormatterSizes {
 
 const encoder = new TextEncoder();
 
-export class WasmFormatter {
+export class WasmFormatter implements RunFormatter {
   private readonly x: FormatExports;
   private readonly includeText: boolean;
   private readonly windowBytes: number;
@@ -110,26 +111,15 @@ export class WasmFormatter {
     this.slow = new ByteFormatter(options);
   }
 
-  /** ByteFormatter.records, in WebAssembly: the same arguments, the same bytes. */
-  records(
-    out: ByteOutput,
-    firstIndex: number,
-    count: number,
-    experts: Uint32Array,
-    scoresQ16: Uint32Array,
-    confidenceQ16: Uint32Array,
-    bytes?: Uint8Array,
-    offsets?: Uint32Array,
-  ): void {
-    if (this.includeText && (bytes === undefined || offsets === undefined)) {
-      throw new Error('WasmFormatter.records: includeText needs the bytes and offsets of the records');
-    }
-    const text = this.includeText ? { bytes: bytes as Uint8Array, offsets: offsets as Uint32Array } : null;
+  /** ByteFormatter.records, in WebAssembly: the same run, the same bytes. */
+  records(out: ByteOutput, run: RecordRun): void {
+    const text = runText(run, this.includeText, 'WasmFormatter');
+    const { firstIndex, count, experts, scoresQ16, confidenceQ16 } = run;
     const { x, mem8, mem32, textPtr, offsetsPtr, expertsPtr, scoresPtr, confPtr, outPtr, outputBytes } = this;
     let i = 0;
     while (i < count) {
       if (text && text.offsets[i + 1] - text.offsets[i] > this.windowBytes) {
-        this.slowRecord(out, firstIndex, i, experts, scoresQ16, confidenceQ16, text);
+        this.slowRecord(out, run, i, text);
         i++;
         continue;
       }
@@ -147,7 +137,7 @@ export class WasmFormatter {
       while (k < j - i) {
         const done = x.format_window(j - i - k, firstIndex + i + k, expertsPtr + 4 * k, scoresPtr + 4 * k, confPtr + 4 * k, textPtr, offsetsPtr + 4 * k, base, outPtr, outputBytes);
         if (done > 0) out.writeBytes(mem8.subarray(outPtr, outPtr + x.written()));
-        else if (text) this.slowRecord(out, firstIndex, i + k, experts, scoresQ16, confidenceQ16, text);
+        else if (text) this.slowRecord(out, run, i + k, text);
         else throw new Error(`format.wasm's output area (${outputBytes} bytes) cannot hold one record`);
         k += Math.max(done, 1);
       }
@@ -155,15 +145,7 @@ export class WasmFormatter {
     }
   }
 
-  private slowRecord(
-    out: ByteOutput,
-    firstIndex: number,
-    i: number,
-    experts: Uint32Array,
-    scoresQ16: Uint32Array,
-    confidenceQ16: Uint32Array,
-    text: { bytes: Uint8Array; offsets: Uint32Array },
-  ): void {
-    this.slow.record(out, firstIndex + i, experts[i], scoresQ16[i], confidenceQ16[i], text.bytes, text.offsets[i], text.offsets[i + 1]);
+  private slowRecord(out: ByteOutput, run: RecordRun, i: number, text: PackedBatch): void {
+    this.slow.record(out, run.firstIndex + i, run.experts[i], run.scoresQ16[i], run.confidenceQ16[i], text.bytes, text.offsets[i], text.offsets[i + 1]);
   }
 }
