@@ -5,9 +5,8 @@
  * one below it, and so on (src/model/budget-calibration.ts defines it).
  */
 import { InvalidArgumentError } from 'commander';
-import { ConfigError, InputError } from '../errors.js';
+import { ConfigError } from '../errors.js';
 import { SwitchedMoE } from '../router/switched-moe.js';
-import { routePackedBatches } from '../job/batch-pipeline.js';
 import { countChars } from '../model/expert-models.js';
 import { ScoreHistogram, calibrateBudget, checkRisingPrices, type BudgetCalibration } from '../model/budget-calibration.js';
 import { CliError, warn } from './cli-errors.js';
@@ -15,7 +14,7 @@ import { openRecordSource } from './record-source.js';
 import { loadConfigFile, type ConfigFile } from './options.js';
 import { loadExpertModels } from './models-config.js';
 import { formatCost } from './cost-summary.js';
-import { writeCalibratedConfig, type CalibrateOptions } from './calibrate-command.js';
+import { forEachRoutedRecord, writeCalibratedConfig, type CalibrateOptions } from './calibrate-command.js';
 
 export type BudgetCalibrateOptions = Omit<CalibrateOptions, 'target'> & { target?: number[]; budget?: number };
 
@@ -54,28 +53,7 @@ export async function runBudgetCalibrate(input: string | undefined, o: BudgetCal
     onWarning: warn,
   });
   const hist = new ScoreHistogram();
-  let skipped = 0;
-  try {
-    for await (const { batch, routing } of routePackedBatches(moe, opened.batches, { ...(o.backend ? { backend: o.backend } : {}), onWarning: warn })) {
-      if (batch.errors.length > 0 && o.onError === 'fail') {
-        const e = batch.errors[0];
-        throw new InputError(opened.name, e.line, `${e.message} (record ${batch.firstIndex + e.local}; --on-error skip leaves it out)`);
-      }
-      if (!routing) continue;
-      const { bytes, offsets } = batch.text;
-      let nextErr = 0;
-      for (let i = 0; i < batch.count; i++) {
-        if (nextErr < batch.errors.length && batch.errors[nextErr].local === i) {
-          nextErr++;
-          skipped++;
-          continue;
-        }
-        hist.add(routing.scoresQ16[i], countChars(bytes, offsets[i], offsets[i + 1]));
-      }
-    }
-  } finally {
-    await moe.dispose();
-  }
+  const skipped = await forEachRoutedRecord(moe, opened, o, (scoreQ16, bytes, start, end) => hist.add(scoreQ16, countChars(bytes, start, end)));
   if (hist.total === 0) throw new CliError('the corpus has no routed records: nothing to calibrate on');
   let cal: BudgetCalibration;
   try {

@@ -9,7 +9,7 @@ import { SwitchedMoE, type Backend } from '../router/switched-moe.js';
 import { AtomicFile } from '../sinks/atomic-file.js';
 import { routePackedBatches } from '../job/batch-pipeline.js';
 import { CliError, ioError, warn } from './cli-errors.js';
-import { openRecordSource, type SourceFormat } from './record-source.js';
+import { openRecordSource, type RecordSource, type SourceFormat } from './record-source.js';
 import { loadConfigFile, parseNumberList, type ConfigFile } from './options.js';
 import { InvalidArgumentError } from 'commander';
 import { runBudgetCalibrate } from './calibrate-budget.js';
@@ -142,6 +142,42 @@ export async function writeCalibratedConfig(base: ConfigFile, numExperts: number
   return config;
 }
 
+/**
+ * Routes a calibration corpus and calls `each` with the score and text of every good record, in
+ * order. A bad record stops the run with an InputError (--on-error fail) or is left out and counted
+ * (skip): returns how many were left out. The router is disposed at the end.
+ */
+export async function forEachRoutedRecord(
+  moe: SwitchedMoE,
+  opened: RecordSource,
+  o: { backend?: Backend; onError: 'fail' | 'skip' },
+  each: (scoreQ16: number, bytes: Uint8Array, start: number, end: number) => void,
+): Promise<number> {
+  let skipped = 0;
+  try {
+    for await (const { batch, routing } of routePackedBatches(moe, opened.batches, { ...(o.backend ? { backend: o.backend } : {}), onWarning: warn })) {
+      if (batch.errors.length > 0 && o.onError === 'fail') {
+        const e = batch.errors[0];
+        throw new InputError(opened.name, e.line, `${e.message} (record ${batch.firstIndex + e.local}; --on-error skip leaves it out)`);
+      }
+      if (!routing) continue;
+      const { bytes, offsets } = batch.text;
+      let nextErr = 0;
+      for (let i = 0; i < batch.count; i++) {
+        if (nextErr < batch.errors.length && batch.errors[nextErr].local === i) {
+          nextErr++;
+          skipped++;
+          continue;
+        }
+        each(routing.scoresQ16[i], bytes, offsets[i], offsets[i + 1]);
+      }
+    }
+  } finally {
+    await moe.dispose();
+  }
+  return skipped;
+}
+
 export async function runCalibrate(input: string | undefined, o: CalibrateOptions): Promise<number> {
   if (o.budget !== undefined || (o.target as number[] | undefined) === undefined) return runBudgetCalibrate(input, o);
   const base: ConfigFile = o.config !== undefined ? await loadConfigFile(o.config) : {};
@@ -158,32 +194,14 @@ export async function runCalibrate(input: string | undefined, o: CalibrateOption
   });
   let scores = new Uint32Array(1 << 16);
   let n = 0;
-  let skipped = 0;
-  try {
-    for await (const { batch, routing } of routePackedBatches(moe, opened.batches, { ...(o.backend ? { backend: o.backend } : {}), onWarning: warn })) {
-      if (batch.errors.length > 0 && o.onError === 'fail') {
-        const e = batch.errors[0];
-        throw new InputError(opened.name, e.line, `${e.message} (record ${batch.firstIndex + e.local}; --on-error skip leaves it out)`);
-      }
-      if (!routing) continue;
-      if (n + batch.count > scores.length) {
-        const next = new Uint32Array(Math.max(scores.length * 2, n + batch.count));
-        next.set(scores.subarray(0, n));
-        scores = next;
-      }
-      let nextErr = 0;
-      for (let i = 0; i < batch.count; i++) {
-        if (nextErr < batch.errors.length && batch.errors[nextErr].local === i) {
-          nextErr++;
-          skipped++;
-          continue;
-        }
-        scores[n++] = routing.scoresQ16[i];
-      }
+  const skipped = await forEachRoutedRecord(moe, opened, o, (scoreQ16) => {
+    if (n === scores.length) {
+      const next = new Uint32Array(scores.length * 2);
+      next.set(scores);
+      scores = next;
     }
-  } finally {
-    await moe.dispose();
-  }
+    scores[n++] = scoreQ16;
+  });
   const sorted = scores.subarray(0, n).sort();
   const cal = calibrate(sorted, o.target);
   const config = await writeCalibratedConfig(base, o.target.length, cal.boundaries, o.writeConfig);
