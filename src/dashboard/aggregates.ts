@@ -29,7 +29,8 @@ export interface SampleRecord {
 /** Characters of text kept per sampled record. */
 export const TEXT_CHARS = 120;
 const TEXT_BYTES = TEXT_CHARS * 4;
-const decoder = new TextDecoder();
+// ignoreBOM: a record that starts with U+FEFF keeps it (the default decoder would drop it as a byte order mark)
+const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
 
 /** Decodes at most TEXT_CHARS characters of bytes[start, end). */
 export function cutText(bytes: Uint8Array, start: number, end: number): string {
