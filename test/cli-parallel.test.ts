@@ -11,6 +11,7 @@ import { computeStatistics } from '../src/backends/cpu-reference/statistics.js';
 import { scoreStatistics } from '../src/backends/cpu-reference/score.js';
 import { resolveRouterConfig } from '../src/model/router-config.js';
 import { RecordFormatter } from '../src/sinks/output-format.js';
+import { cutString } from '../src/dashboard/aggregates.js';
 import { prng, runCli, tempDir } from './helpers/cli.js';
 import { INVALID_UTF8 } from './helpers/input-classes.js';
 
@@ -109,6 +110,37 @@ describe('route on worker threads', () => {
     const errors = lines.filter((l) => l.includes('"error"'));
     expect(errors.length).toBeGreaterThan(5);
     expect(errors[0]).toMatch(/longer than/);
+    // in --batch-records pieces: the same error records; with --on-error fail, every record before the first bad one and nothing after
+    const pieces = await runCli(['route', file, ...args, '--batch-records', '3'], { env: { [CHUNK_ENV]: '500' } });
+    expect(pieces.code).toBe(0);
+    expect(pieces.stdout.equals(fromFile.stdout)).toBe(true);
+    const failing = await runCli(['route', file, '--backend', 'cpu', '--threads', '2', '--max-record-bytes', '3000', '--batch-records', '3', '-q']);
+    expect(failing.code).not.toBe(0);
+    expect(failing.stderr).toMatch(/longer than/);
+    expect(failing.out).toBe(lines.slice(0, lines.indexOf(errors[0])).map((l) => `${l}\n`).join(''));
+  }, 60_000);
+
+  it('--batch-records on the CPU workers: a chunk holding more records is sent as batches of at most that many, the same output', async () => {
+    // one chunk (the file is smaller than the default chunk): exactly ceil(3001 / 100) batches
+    const snap = tmp.path('pieces.json');
+    const one = await runCli(['route', file, '--backend', 'cpu', '--threads', '2', '--batch-records', '100', '--snapshot', snap, '-q']);
+    expect(one.code).toBe(0);
+    expect(one.stdout.equals(want)).toBe(true);
+    const s = JSON.parse(readFileSync(snap, 'utf8'));
+    expect([s.totals.batches, s.totals.recordsOut, s.totals.bytes]).toEqual([31, 3001, input.length]);
+    // tiny chunks cut the batches too, with --include-text (each batch's own text) and a bad record kept as an error record
+    const snap2 = tmp.path('pieces-text.json');
+    const args = ['route', file, '--backend', 'cpu', '--threads', '3', '--batch-records', '7', '--include-text', '--snapshot', snap2, '-q'];
+    const many = await runCli(args, { env: { [CHUNK_ENV]: '5000' } });
+    expect(many.code).toBe(0);
+    expect(many.stdout.equals(wantText)).toBe(true);
+    const s2 = JSON.parse(readFileSync(snap2, 'utf8'));
+    expect(s2.totals.batches).toBeGreaterThanOrEqual(Math.ceil(3001 / 7));
+    expect([s2.totals.recordsOut, s2.totals.bytes]).toEqual([3001, input.length]);
+    // the sample the dashboard keeps shows each record's own text, whichever batch it came in
+    const lines = wantText.toString().split('\n');
+    for (const r of s2.sample.records as { index: number; text: string }[]) expect(r.text).toBe(cutString(JSON.parse(lines[r.index]).text));
+    expect(s2.sample.records.length).toBeGreaterThan(10);
   }, 60_000);
 
   it('jsonl input parsed in the workers, tiny chunks: the same records as one thread with the default chunks', async () => {

@@ -207,6 +207,7 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
           // chunks of 64 KiB to 2 MiB: enough to keep a worker busy, small enough to bound memory (and to stay in cache: 2 MiB measured faster than 4)
           chunkBytes: Number(process.env[CHUNK_BYTES_ENV] ?? 0) || Math.max(64 << 10, Math.min(o.batchBytes, 2 << 20)),
           atFileStart: !text.range || text.range.start === 0,
+          batchRecords: o.batchRecords,
           readError: (err) => ioError('read input', opened.name, err),
           ...(routeOnMain ? { route: routeOnMain } : {}),
         }, warm ?? undefined)

@@ -17,6 +17,7 @@ import { CpuBackend } from '../../backends/cpu/cpu-backend.js';
 import { packLinesInPlace } from '../../sources/lines-in-place.js';
 import { LineRangeReader } from '../../sources/line-ranges.js';
 import { toFormattedBatch, type BatchRoutingInfo, type FormattedBatch } from '../formatted-batch.js';
+import { batchPieces, compactText } from '../batch-pieces.js';
 import { POOLED_PART_BYTES, type FromWorker, type ToWorker, type WorkerInit } from './protocol.js';
 import { setPartAllocator } from '../../sinks/batch-formatter.js';
 import { q16Table } from '../../sinks/byte-formatter.js';
@@ -52,7 +53,8 @@ const pool: ArrayBuffer[] = [];
 const pooled = new WeakSet<ArrayBuffer>();
 const POOL_MAX = 4;
 setPartAllocator((bytes) => {
-  if (bytes > POOLED_PART_BYTES) return new Uint8Array(bytes);
+  // a small part (a chunk formatted in many --batch-records pieces) would hold a whole pooled buffer: it gets its own
+  if (bytes > POOLED_PART_BYTES || bytes < POOLED_PART_BYTES / 4) return new Uint8Array(bytes);
   let buffer = pool.pop();
   if (!buffer) {
     buffer = new ArrayBuffer(POOLED_PART_BYTES);
@@ -173,22 +175,34 @@ async function handle(seq: number, bytes: Uint8Array, origin: ChunkOrigin): Prom
   return { done: finish(seq, batch, routing, origin) };
 }
 
-/** Formats a routed chunk once its base is known, and sends it. */
+/** Formats a routed chunk once its base is known, in batches of at most init.batchRecords records, and sends them. */
 async function finish(seq: number, batch: RecordBatch, routing: BatchRoutingInfo | null, origin: ChunkOrigin): Promise<void> {
-  const post = (m: FromWorker, transfer: ArrayBuffer[] = []): void => port!.postMessage(m, transfer);
   const base = await baseOf(seq);
   batch.firstIndex = base.firstIndex;
   for (const e of batch.errors) e.line += base.firstLine - 1;
-  const out: FormattedBatch = toFormattedBatch(batch, routing, init.spec, init.onError, init.keepText, init.config);
-  out.output = out.output.map((b) => owned(b, true));
-  if (out.shards) out.shards = out.shards.map((b) => owned(b, true));
-  const transfer: ArrayBuffer[] = [...out.output.map((p) => p.buffer as ArrayBuffer), out.experts.buffer as ArrayBuffer, out.scoresQ16.buffer as ArrayBuffer, out.confidenceQ16.buffer as ArrayBuffer];
-  if (out.shards) for (const s of out.shards) transfer.push(s.buffer as ArrayBuffer);
-  if (out.text) {
-    out.text = { bytes: owned(out.text.bytes, !origin.reused), offsets: owned(out.text.offsets, true) };
-    transfer.push(out.text.bytes.buffer as ArrayBuffer, out.text.offsets.buffer as ArrayBuffer);
+  const pieces = batchPieces(batch, routing, init.batchRecords);
+  const batches: FormattedBatch[] = [];
+  const transfer = new Set<ArrayBuffer>();
+  const give = <T extends Uint8Array | Uint32Array>(b: T, mine: boolean): T => {
+    const o = owned(b, mine);
+    transfer.add(o.buffer as ArrayBuffer);
+    return o;
+  };
+  for (const piece of pieces) {
+    const out: FormattedBatch = toFormattedBatch(piece.batch, piece.routing, init.spec, init.onError, init.keepText, init.config);
+    out.output = out.output.map((b) => give(b, true));
+    if (out.shards) out.shards = out.shards.map((b) => give(b, true));
+    for (const a of [out.experts, out.scoresQ16, out.confidenceQ16]) transfer.add(a.buffer as ArrayBuffer);
+    if (out.text) {
+      // one piece: the chunk's own text; several: each its own bytes, not a view of the whole chunk
+      const text = pieces.length > 1 ? compactText(out.text) : out.text;
+      out.text = { bytes: give(text.bytes, pieces.length > 1 || !origin.reused), offsets: give(text.offsets, true) };
+    }
+    batches.push(out);
+    // a bad record that stops the run: nothing after it is formatted
+    if (out.failure) break;
   }
-  post({ type: 'done', seq, batch: out, eof: origin.eof }, [...new Set(transfer)]);
+  port!.postMessage({ type: 'done', seq, batches, eof: origin.eof } satisfies FromWorker, [...transfer]);
 }
 
 /**

@@ -24,6 +24,8 @@ export interface WorkerInit {
   maxRecordBytes: number;
   /** The first chunk starts the file (a UTF-8 BOM there is skipped; elsewhere U+FEFF is text). */
   atFileStart: boolean;
+  /** --batch-records: a chunk holding more records is formatted and sent as several batches (batch-pieces.ts). */
+  batchRecords: number;
   /** A regular file's descriptor (shared by the threads of the process): the workers read their ranges of it themselves. */
   fd?: number;
 }
@@ -48,8 +50,8 @@ export type ToWorker =
 export type FromWorker =
   /** Records and lines of a chunk, sent as soon as it is parsed (the next chunk's base depends on it). */
   | { type: 'counted'; seq: number; records: number; lines: number }
-  /** `eof`: a range met the end of the file. */
-  | { type: 'done'; seq: number; batch: FormattedBatch; eof: boolean }
+  /** A chunk's batches, in order (several when it held more than init.batchRecords records); `eof`: a range met the end of the file. */
+  | { type: 'done'; seq: number; batches: FormattedBatch[]; eof: boolean }
   /** Kernel 'main': a chunk's text to route (its buffers are transferred). */
   | { type: 'route'; seq: number; text: PackedBatch }
   /** `code`: a system error's code (EIO, ...) when reading the file failed. */

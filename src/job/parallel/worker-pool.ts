@@ -58,7 +58,7 @@ const collect = (b: FormattedBatch): void => {
 
 interface Pending {
   counted: { records: number; lines: number } | null;
-  done: FormattedBatch | null;
+  done: FormattedBatch[] | null;
   eof: boolean;
   worker: Worker;
   settle: (() => void) | null;
@@ -92,6 +92,7 @@ export async function* parallelBatches(feed: ChunkFeed, o: ParallelOptions, warm
     kernel: o.route ? 'main' : o.kernel,
     maxRecordBytes: o.maxRecordBytes,
     atFileStart: o.atFileStart,
+    batchRecords: o.batchRecords,
     ...(feed.kind === 'file' ? { fd: feed.file.fd } : {}),
   };
   const workers = warm?.take(Math.max(1, o.threads)) ?? startWorkers(Math.max(1, o.threads)).take(Math.max(1, o.threads));
@@ -146,7 +147,7 @@ export async function* parallelBatches(feed: ChunkFeed, o: ParallelOptions, warm
         routeOnMain(w, m.seq, m.text, p);
         return;
       } else if (m.type === 'done') {
-        p.done = m.batch;
+        p.done = m.batches;
         p.eof = m.eof;
       } else {
         p.error = rebuildError(m, o.readError);
@@ -161,15 +162,16 @@ export async function* parallelBatches(feed: ChunkFeed, o: ParallelOptions, warm
   let lastEof = false;
   /** The worker that formatted each batch handed out, for its buffers to go back to it once written. */
   const madeBy = new WeakMap<FormattedBatch, Worker>();
-  const result = async (seq: number): Promise<FormattedBatch> => {
+  const result = async (seq: number): Promise<FormattedBatch[]> => {
     const p = pending.get(seq) as Pending;
     if (!p.done && !p.error && !crashed) await new Promise<void>((resolve) => (p.settle = resolve));
     pending.delete(seq);
     if (p.error) throw p.error;
     if (crashed) throw crashed;
     lastEof = p.eof;
-    madeBy.set(p.done as FormattedBatch, p.worker);
-    return p.done as FormattedBatch;
+    const batches = p.done as FormattedBatch[];
+    for (const b of batches) madeBy.set(b, p.worker);
+    return batches;
   };
   /** Called once the consumer asks for the next batch: it has written this one (ByteWriter's contract). */
   const recycle = (b: FormattedBatch): void => {
@@ -193,20 +195,21 @@ export async function* parallelBatches(feed: ChunkFeed, o: ParallelOptions, warm
     seq++;
   };
   /**
-   * The next batch in input order, handed to the job (unless it is a range past the end of the file,
-   * which holds nothing), then, once the job asks for more and so has written it, its output buffers
-   * back to their worker.
+   * The next chunk's batches in input order, handed to the job (unless it is a range past the end of
+   * the file, which holds nothing), each followed, once the job asks for more and so has written it,
+   * by its output buffers going back to their worker.
    */
   async function* handOut(): AsyncGenerator<FormattedBatch> {
-    const b = await result(next++);
-    bytesRead += b.inputBytes;
-    if (b.records > 0 || b.inputBytes > 0 || b.failure !== null) yield b;
-    recycle(b);
-    collect(b);
+    for (const b of await result(next++)) {
+      bytesRead += b.inputBytes;
+      if (b.records > 0 || b.inputBytes > 0 || b.failure !== null) yield b;
+      recycle(b);
+      collect(b);
+    }
   }
   try {
     // Reading stops once a chunk failed (a bad record with onError 'fail', or an error): its result ends the run.
-    const failed = (): boolean => crashed !== null || [...pending.values()].some((p) => p.error !== null || (p.done?.failure ?? null) !== null);
+    const failed = (): boolean => crashed !== null || [...pending.values()].some((p) => p.error !== null || (p.done?.some((b) => b.failure !== null) ?? false));
     const chunks = feed.kind === 'stream' ? lineAlignedChunks(feed.source, chunkBytes, o.maxRecordBytes, failed) : null;
     if (chunks) {
       for await (const { bytes, skippedBytes } of chunks) {
