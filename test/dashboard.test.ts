@@ -159,6 +159,11 @@ describe('ComplexityDashboard', () => {
     expect(t).not.toContain('\uFFFD');
   });
 
+  it('keeps a U+FEFF that starts a record: it is text there, not a byte order mark', () => {
+    const bytes = new TextEncoder().encode('\uFEFFx = 1');
+    expect(cutText(bytes, 0, bytes.length)).toBe('\uFEFFx = 1');
+  });
+
   it('notifies subscribers with a growing sequence number, and stops after unsubscribe', () => {
     const d = new ComplexityDashboard();
     const seen: number[] = [];
