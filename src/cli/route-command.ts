@@ -199,7 +199,7 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
           file: opened.name,
           spec,
           onError: o.onError,
-          keepText: listeners.length > 0,
+          keepForListeners: listeners.length > 0,
           kernel: choice.backend === 'cpu-reference' ? 'cpu-reference' : 'cpu',
           firstIndex: firstRecordIndex(text, format),
           firstLine: (text.range?.linesBefore ?? 0) + 1,

@@ -17,7 +17,12 @@ export interface FormattedBatch {
   inputBytes: number;
   /** Error records among those written. */
   errors: number;
-  /** One entry per record written; NO_EXPERT for an error record. */
+  /** Routed records per expert. */
+  perExpert: Uint32Array;
+  /**
+   * One entry per record written; NO_EXPERT for an error record. Empty when the producer was asked
+   * not to keep them (Keep.results: no listener reads them, and a worker need not send them).
+   */
   experts: Uint32Array;
   scoresQ16: Uint32Array;
   confidenceQ16: Uint32Array;
@@ -43,36 +48,49 @@ export interface BatchRoutingInfo extends Routed {
   routeMs: number;
 }
 
-export function toFormattedBatch(
-  batch: RecordBatch,
-  routing: BatchRoutingInfo | null,
-  spec: OutputSpec,
-  onError: 'fail' | 'skip',
-  keepText: boolean,
-  config: RouterConfig,
-): FormattedBatch {
+/** What a formatted batch carries besides its output: for listeners (and row sinks), at a cost to send. */
+export interface Keep {
+  /** The records' text. */
+  text: boolean;
+  /** Each record's expert, score and confidence (perExpert is always there). */
+  results: boolean;
+}
+
+export function toFormattedBatch(batch: RecordBatch, routing: BatchRoutingInfo | null, spec: OutputSpec, onError: 'fail' | 'skip', keep: Keep, config: RouterConfig): FormattedBatch {
   const first = onError === 'fail' && batch.errors.length > 0 ? batch.errors[0] : null;
   const upTo = first ? first.local : batch.count;
   const t0 = performance.now();
   const { output, shards } = formatBatch(batch, routing, upTo, spec, config);
   const formatMs = performance.now() - t0;
-  const experts = new Uint32Array(upTo);
-  if (routing) experts.set(routing.experts.subarray(0, upTo));
   let errors = 0;
   for (const e of batch.errors) {
     if (e.local >= upTo) break;
-    experts[e.local] = NO_EXPERT;
     errors++;
   }
+  const perExpert = new Uint32Array(config.numExperts);
+  let experts = new Uint32Array(0);
+  if (routing) {
+    const routed = routing.experts.subarray(0, upTo);
+    if (errors === 0) for (let i = 0; i < upTo; i++) perExpert[routed[i]]++;
+    else {
+      const bad = new Uint8Array(upTo);
+      for (let k = 0; k < errors; k++) bad[batch.errors[k].local] = 1;
+      for (let i = 0; i < upTo; i++) if (bad[i] === 0) perExpert[routed[i]]++;
+    }
+    if (keep.results) experts = routed.slice();
+  } else if (keep.results) experts = new Uint32Array(upTo);
+  if (keep.results) for (let k = 0; k < errors; k++) experts[batch.errors[k].local] = NO_EXPERT;
+  const results = (r: Uint32Array | undefined): Uint32Array => (!keep.results ? new Uint32Array(0) : r ? r.slice(0, upTo) : new Uint32Array(upTo));
   return {
     firstIndex: batch.firstIndex,
     records: upTo,
     inputBytes: batch.inputBytes,
     errors,
+    perExpert,
     experts,
-    scoresQ16: routing ? routing.scoresQ16.slice(0, upTo) : new Uint32Array(upTo),
-    confidenceQ16: routing ? routing.confidenceQ16.slice(0, upTo) : new Uint32Array(upTo),
-    text: keepText ? batch.text : null,
+    scoresQ16: results(routing?.scoresQ16),
+    confidenceQ16: results(routing?.confidenceQ16),
+    text: keep.text ? batch.text : null,
     output,
     shards,
     backend: routing?.backend ?? 'none',

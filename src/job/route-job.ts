@@ -18,7 +18,7 @@ import type { PackedBatch } from '../model/packed-batch.js';
 import type { RecordBatch } from '../sources/record-reader.js';
 import { outputHeader, type OutputSpec, type Routed } from '../sinks/batch-formatter.js';
 import type { ByteWriter } from '../sinks/byte-writer.js';
-import { NO_EXPERT, type BatchEvent, type RouteJobListener } from './events.js';
+import type { BatchEvent, RouteJobListener } from './events.js';
 import { toFormattedBatch, type BatchRoutingInfo, type FormattedBatch } from './formatted-batch.js';
 import { shares, STATS_VERSION, type RunStats } from './run-stats.js';
 import type { InputFingerprint } from './input-fingerprint.js';
@@ -224,7 +224,8 @@ export async function* inProcessBatches(
     return { batch, routing: p };
   };
   const finish = async (job: InFlight): Promise<FormattedBatch> => {
-    const formatted = toFormattedBatch(job.batch, await job.routing, o.spec, o.onError, o.keepText, moe.config);
+    // in process nothing is sent: the results are kept whoever reads them (listeners, row sinks)
+    const formatted = toFormattedBatch(job.batch, await job.routing, o.spec, o.onError, { text: o.keepText, results: true }, moe.config);
     if (o.keepSource) formatted.source = job.batch;
     return formatted;
   };
@@ -330,8 +331,7 @@ export async function runRouteJob(o: RouteJobOptions): Promise<RouteJobResult> {
       for (const name of b.backend.split('+')) backends.add(name);
       for (const name of b.adapter.split(' + ')) adapters.add(name);
     }
-    const batchPerExpert = new Array<number>(numExperts).fill(0);
-    for (let i = 0; i < b.records; i++) if (b.experts[i] !== NO_EXPERT) batchPerExpert[b.experts[i]]++;
+    const batchPerExpert = Array.from(b.perExpert);
     for (let e = 0; e < numExperts; e++) perExpert[e] += batchPerExpert[e];
     totals.errors += b.errors;
     totals.routed += b.records - b.errors;

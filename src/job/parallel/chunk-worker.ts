@@ -47,21 +47,36 @@ function initialize(i: WorkerInit): void {
 /**
  * Output parts are copied into buffers of POOLED_PART_BYTES that the main thread gives back once it
  * has written them: a few buffers go round instead of a fresh one per part, which V8 would
- * collect late and the kernel would fault in page by page.
+ * collect late and the kernel would fault in page by page. The parts of one chunk (the formatter
+ * hands over its output a window at a time, and --batch-records pieces each have theirs) are packed
+ * one after another into the same buffer: a buffer per part took three per chunk, more than went
+ * round, and perf showed a third of the run's page faults in allocating new ones.
  */
 const pool: ArrayBuffer[] = [];
 const pooled = new WeakSet<ArrayBuffer>();
 const POOL_MAX = 4;
+/** The buffer this chunk's parts are being packed into, and how much of it they fill. */
+let arena: Uint8Array | null = null;
+let arenaUsed = 0;
 setPartAllocator((bytes) => {
-  // a small part (a chunk formatted in many --batch-records pieces) would hold a whole pooled buffer: it gets its own
-  if (bytes > POOLED_PART_BYTES || bytes < POOLED_PART_BYTES / 4) return new Uint8Array(bytes);
-  let buffer = pool.pop();
-  if (!buffer) {
-    buffer = new ArrayBuffer(POOLED_PART_BYTES);
-    pooled.add(buffer);
+  if (bytes > POOLED_PART_BYTES) return new Uint8Array(bytes);
+  if (!arena || arena.length - arenaUsed < bytes) {
+    let buffer = pool.pop();
+    if (!buffer) {
+      buffer = new ArrayBuffer(POOLED_PART_BYTES);
+      pooled.add(buffer);
+    }
+    arena = new Uint8Array(buffer);
+    arenaUsed = 0;
   }
-  return new Uint8Array(buffer, 0, bytes);
+  arenaUsed += bytes;
+  return arena.subarray(arenaUsed - bytes, arenaUsed);
 });
+/** The chunk's parts are sent (their buffers transferred): the next chunk starts a buffer of its own. */
+function closeArena(): void {
+  arena = null;
+  arenaUsed = 0;
+}
 
 const bases = new Map<number, (base: { firstIndex: number; firstLine: number }) => void>();
 const early = new Map<number, { firstIndex: number; firstLine: number }>();
@@ -131,6 +146,17 @@ interface ChunkOrigin {
   eof: boolean;
 }
 
+/**
+ * The kernel's results, in arrays this worker reuses from chunk to chunk: the formatter reads them
+ * and what leaves the worker is copied (toFormattedBatch), so fresh ones per chunk were only
+ * garbage, and page faults.
+ */
+let results = { experts: new Uint32Array(0), scoresQ16: new Uint32Array(0), confidenceQ16: new Uint32Array(0) };
+function resultsFor(n: number): typeof results {
+  if (results.experts.length < n) results = { experts: new Uint32Array(n), scoresQ16: new Uint32Array(n), confidenceQ16: new Uint32Array(n) };
+  return { experts: results.experts.subarray(0, n), scoresQ16: results.scoresQ16.subarray(0, n), confidenceQ16: results.confidenceQ16.subarray(0, n) };
+}
+
 /** Kernel 'main': chunks waiting for the main thread's routing. */
 const routed = new Map<number, (m: Extract<ToWorker, { type: 'routed' }>) => void>();
 
@@ -165,7 +191,7 @@ async function handle(seq: number, bytes: Uint8Array, origin: ChunkOrigin): Prom
     const stats = fast === null || init.spec.explain ? computeStatistics(bytes, offsets) : undefined;
     let r;
     if (fast) {
-      r = { experts: new Uint32Array(n), scoresQ16: new Uint32Array(n), confidenceQ16: new Uint32Array(n) };
+      r = resultsFor(n);
       fast.routeInto(bytes, offsets, n, init.config, r);
     } else {
       r = scoreStatistics(init.config, stats as Uint32Array, n);
@@ -189,7 +215,7 @@ async function finish(seq: number, batch: RecordBatch, routing: BatchRoutingInfo
     return o;
   };
   for (const piece of pieces) {
-    const out: FormattedBatch = toFormattedBatch(piece.batch, piece.routing, init.spec, init.onError, init.keepText, init.config);
+    const out: FormattedBatch = toFormattedBatch(piece.batch, piece.routing, init.spec, init.onError, { text: init.keepForListeners, results: init.keepForListeners }, init.config);
     out.output = out.output.map((b) => give(b, true));
     if (out.shards) out.shards = out.shards.map((b) => give(b, true));
     for (const a of [out.experts, out.scoresQ16, out.confidenceQ16]) transfer.add(a.buffer as ArrayBuffer);
@@ -202,6 +228,7 @@ async function finish(seq: number, batch: RecordBatch, routing: BatchRoutingInfo
     // a bad record that stops the run: nothing after it is formatted
     if (out.failure) break;
   }
+  closeArena();
   port!.postMessage({ type: 'done', seq, batches, eof: origin.eof } satisfies FromWorker, [...transfer]);
 }
 

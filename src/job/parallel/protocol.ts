@@ -13,8 +13,8 @@ export interface WorkerInit {
   file: string;
   spec: OutputSpec;
   onError: 'fail' | 'skip';
-  /** Send each chunk's text back (listeners need it). */
-  keepText: boolean;
+  /** Send each chunk's text and per-record results back (listeners read them); else only its output and counts. */
+  keepForListeners: boolean;
   /**
    * Kernel to run: the fast CPU one, or the reference (tests, benchmarks); 'main': the main
    * thread routes each chunk (on the GPU) and sends the results back for formatting.

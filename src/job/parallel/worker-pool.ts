@@ -88,7 +88,7 @@ export async function* parallelBatches(feed: ChunkFeed, o: ParallelOptions, warm
     file: o.file,
     spec: o.spec,
     onError: o.onError,
-    keepText: o.keepText,
+    keepForListeners: o.keepForListeners,
     kernel: o.route ? 'main' : o.kernel,
     maxRecordBytes: o.maxRecordBytes,
     atFileStart: o.atFileStart,
@@ -160,8 +160,8 @@ export async function* parallelBatches(feed: ChunkFeed, o: ParallelOptions, warm
     });
   }
   let lastEof = false;
-  /** The worker that formatted each batch handed out, for its buffers to go back to it once written. */
-  const madeBy = new WeakMap<FormattedBatch, Worker>();
+  /** The worker that formatted each chunk handed out, for its buffers to go back to it once written. */
+  const madeBy = new WeakMap<FormattedBatch[], Worker>();
   const result = async (seq: number): Promise<FormattedBatch[]> => {
     const p = pending.get(seq) as Pending;
     if (!p.done && !p.error && !crashed) await new Promise<void>((resolve) => (p.settle = resolve));
@@ -170,15 +170,15 @@ export async function* parallelBatches(feed: ChunkFeed, o: ParallelOptions, warm
     if (crashed) throw crashed;
     lastEof = p.eof;
     const batches = p.done as FormattedBatch[];
-    for (const b of batches) madeBy.set(b, p.worker);
+    madeBy.set(batches, p.worker);
     return batches;
   };
-  /** Called once the consumer asks for the next batch: it has written this one (ByteWriter's contract). */
-  const recycle = (b: FormattedBatch): void => {
-    const w = madeBy.get(b);
-    const buffers = [...new Set(b.output.map((part) => part.buffer as ArrayBuffer))].filter((a) => a.byteLength === POOLED_PART_BYTES);
+  /** Called once the consumer has written every batch of a chunk (ByteWriter's contract): its batches may share an output buffer. */
+  const recycle = (batches: FormattedBatch[]): void => {
+    const w = madeBy.get(batches);
+    const buffers = [...new Set(batches.flatMap((b) => b.output.map((part) => part.buffer as ArrayBuffer)))].filter((a) => a.byteLength === POOLED_PART_BYTES);
     if (!w || buffers.length === 0) return;
-    b.output = [];
+    for (const b of batches) b.output = [];
     w.postMessage({ type: 'recycle', buffers } satisfies ToWorker, buffers);
   };
 
@@ -196,16 +196,17 @@ export async function* parallelBatches(feed: ChunkFeed, o: ParallelOptions, warm
   };
   /**
    * The next chunk's batches in input order, handed to the job (unless it is a range past the end of
-   * the file, which holds nothing), each followed, once the job asks for more and so has written it,
-   * by its output buffers going back to their worker.
+   * the file, which holds nothing); once the job asks for more after the last one, and so has written
+   * them all, their output buffers go back to their worker.
    */
   async function* handOut(): AsyncGenerator<FormattedBatch> {
-    for (const b of await result(next++)) {
+    const batches = await result(next++);
+    for (const b of batches) {
       bytesRead += b.inputBytes;
       if (b.records > 0 || b.inputBytes > 0 || b.failure !== null) yield b;
-      recycle(b);
       collect(b);
     }
+    recycle(batches);
   }
   try {
     // Reading stops once a chunk failed (a bad record with onError 'fail', or an error): its result ends the run.
