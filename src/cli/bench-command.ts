@@ -5,18 +5,16 @@
  * JSON, Markdown and an HTML chart.
  */
 import { open } from 'node:fs/promises';
-import { InvalidArgumentError } from 'commander';
 import { AtomicFile } from '../sinks/atomic-file.js';
 import type { InputFormat } from '../sources/record-reader.js';
-import { IN_PROCESS_BACKENDS, type InProcessBackend } from '../bench/batch-runs.js';
+import type { InProcessBackend } from '../bench/batch-runs.js';
 import type { CorpusKind } from '../bench/corpora.js';
 import { htmlReport } from '../bench/html-report.js';
 import { formatReport } from '../bench/report.js';
 import { defaultOptions, ExactnessError, runBench, type BenchOptions } from '../bench/suite.js';
 import { CliError, EXIT, ioError } from './cli-errors.js';
+import { BENCH_QUICK_ENV } from './options.js';
 
-export const BENCH_QUICK_ENV = 'BENCH_QUICK';
-export const BENCH_CORPORA: readonly CorpusKind[] = ['short', 'medium', 'long', 'file'];
 
 export interface BenchCommandOptions {
   quick?: boolean;
@@ -37,28 +35,6 @@ export interface BenchCommandOptions {
 }
 
 /** "1,10,1k,1M": counts with k/M suffixes (powers of ten, as batch sizes are read). */
-export function parseCountList(min: number, max: number): (v: string) => number[] {
-  return (v: string) =>
-    v.split(',').map((s) => {
-      const m = /^\s*(\d+)\s*([kKmM]?)\s*$/.exec(s);
-      if (!m) throw new InvalidArgumentError(`expected comma-separated counts like 1,100,10k,1M; got "${s}".`);
-      const n = Number(m[1]) * (m[2] === '' ? 1 : m[2].toLowerCase() === 'k' ? 1e3 : 1e6);
-      if (n < min || n > max) throw new InvalidArgumentError(`counts must be in ${min}..${max}; got ${n}.`);
-      return n;
-    });
-}
-
-export function parseListOf<T extends string>(choices: readonly T[]): (v: string) => T[] {
-  return (v: string) =>
-    v.split(',').map((s) => {
-      const t = s.trim();
-      if (!(choices as readonly string[]).includes(t)) throw new InvalidArgumentError(`expected a comma-separated list of ${choices.join(', ')}; got "${t}".`);
-      return t as T;
-    });
-}
-
-export const parseBackendList = parseListOf<InProcessBackend>(IN_PROCESS_BACKENDS);
-export const parseCorpusList = parseListOf<CorpusKind>(BENCH_CORPORA);
 
 export function benchOptions(file: string | undefined, o: BenchCommandOptions, progress: (line: string) => void): BenchOptions {
   const quick = Boolean(o.quick) || process.env[BENCH_QUICK_ENV] === '1';

@@ -4,7 +4,6 @@
  * sending the most records to the top (most expensive) expert, then to the
  * one below it, and so on (src/model/budget-calibration.ts defines it).
  */
-import { InvalidArgumentError } from 'commander';
 import { ConfigError } from '../errors.js';
 import { SwitchedMoE } from '../router/switched-moe.js';
 import { countChars } from '../model/expert-models.js';
@@ -19,13 +18,6 @@ import { forEachRoutedRecord, writeCalibratedConfig, type CalibrateOptions } fro
 export type BudgetCalibrateOptions = Omit<CalibrateOptions, 'target'> & { target?: number[]; budget?: number };
 
 /** Parses --budget: a plain non-negative number in the models' currency. */
-export function parseBudget(v: string): number {
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n) || n < 0) {
-    throw new InvalidArgumentError('expected a number >= 0 (in the currency of the models\' prices), like 12.50.');
-  }
-  return n;
-}
 
 export async function runBudgetCalibrate(input: string | undefined, o: BudgetCalibrateOptions): Promise<number> {
   if (o.budget === undefined) {

@@ -10,11 +10,9 @@ import { AtomicFile } from '../sinks/atomic-file.js';
 import { routePackedBatches } from '../job/batch-pipeline.js';
 import { CliError, ioError, warn } from './cli-errors.js';
 import { openRecordSource, type RecordSource, type SourceFormat } from './record-source.js';
-import { loadConfigFile, parseNumberList, type ConfigFile } from './options.js';
-import { InvalidArgumentError } from 'commander';
+import { loadConfigFile, type ConfigFile } from './options.js';
 import { runBudgetCalibrate } from './calibrate-budget.js';
 import { loadExpertModels } from './models-config.js';
-import { MAX_EXPERTS } from '../model/router-config.js';
 
 const ONE = 65536;
 
@@ -33,15 +31,6 @@ export interface CalibrateOptions {
   budget?: number;
 }
 
-export function parseTargets(v: string): number[] {
-  const t = parseNumberList(v);
-  if (t.length < 2) throw new InvalidArgumentError('give at least two shares, one per expert (e.g. 0.5,0.3,0.2).');
-  if (t.length > MAX_EXPERTS) throw new InvalidArgumentError(`give at most ${MAX_EXPERTS} shares, one per expert (got ${t.length}).`);
-  if (t.some((x) => x <= 0)) throw new InvalidArgumentError('every share must be > 0.');
-  const sum = t.reduce((a, b) => a + b, 0);
-  if (Math.abs(sum - 1) > 1e-3) throw new InvalidArgumentError(`shares must sum to 1 (these sum to ${sum}).`);
-  return t.map((x) => x / sum);
-}
 
 export interface Calibration {
   records: number;

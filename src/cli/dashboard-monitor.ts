@@ -11,16 +11,9 @@ import { startDashboardServer, type DashboardServer } from '../dashboard/server.
 import type { ByteWriter } from '../sinks/byte-writer.js';
 import type { BatchEvent, JobStartEvent, RouteJobListener } from '../job/events.js';
 import type { RunStats } from '../job/run-stats.js';
-import { CliError, ioError, warn } from './cli-errors.js';
+import { ioError, warn } from './cli-errors.js';
+import type { DashboardCliOptions } from './dashboard-options.js';
 
-export interface DashboardCliOptions {
-  /** true: any free port. */
-  dashboard?: number | true;
-  host?: string;
-  dashboardExit?: boolean;
-  report?: string;
-  snapshot?: string;
-}
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
 
@@ -38,13 +31,6 @@ export async function serveDashboard(dashboard: ComplexityDashboard, port: numbe
   return server;
 }
 
-/** The run's files that the dashboard writes, for runRoute's OutputSet (in this order). */
-export function dashboardOutputs(o: DashboardCliOptions): { label: string; path: string }[] {
-  const out: { label: string; path: string }[] = [];
-  if (o.report !== undefined) out.push({ label: 'report', path: o.report });
-  if (o.snapshot !== undefined) out.push({ label: 'snapshot', path: o.snapshot });
-  return out;
-}
 
 export class RouteMonitor implements RouteJobListener {
   readonly dashboard = new ComplexityDashboard();
@@ -58,12 +44,8 @@ export class RouteMonitor implements RouteJobListener {
     private readonly files: readonly ByteWriter[],
   ) {}
 
-  /** null when no dashboard option is given; else starts the server (when asked) before the run. */
-  static async open(o: DashboardCliOptions, files: readonly ByteWriter[]): Promise<RouteMonitor | null> {
-    if (o.dashboard === undefined && o.report === undefined && o.snapshot === undefined) {
-      if (o.host !== undefined || o.dashboardExit) throw new CliError('--host and --dashboard-exit go with --dashboard');
-      return null;
-    }
+  /** For a run with a dashboard option (wantsMonitor): starts the server (when asked) before the run. */
+  static async open(o: DashboardCliOptions, files: readonly ByteWriter[]): Promise<RouteMonitor> {
     const m = new RouteMonitor(o, null, files);
     if (o.dashboard !== undefined) {
       const note = o.dashboardExit ? 'the process exits when the run ends' : 'kept open after the run until Ctrl-C; --dashboard-exit exits at once';

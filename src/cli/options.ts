@@ -5,6 +5,8 @@ import { BACKENDS, type Backend } from '../router/switched-moe.js';
 import { ConfigError } from '../errors.js';
 import { CliError } from './cli-errors.js';
 import { readJsonFile } from './input.js';
+import { IN_PROCESS_BACKENDS, type InProcessBackend } from '../bench/batch-runs.js';
+import type { CorpusKind } from '../bench/corpora.js';
 
 /**
  * Every number on the command line is written in decimal: 12, 010 (ten),
@@ -150,3 +152,51 @@ export async function routerOptions(o: RouterCliOptions): Promise<RouterOptions>
   }
   return out;
 }
+
+/* ---- the parsers of calibrate's and bench's options (here, so that declaring them loads neither command) ---- */
+
+/** calibrate --target: shares per expert, normalised to sum to exactly 1. */
+export function parseTargets(v: string): number[] {
+  const t = parseNumberList(v);
+  if (t.length < 2) throw new InvalidArgumentError('give at least two shares, one per expert (e.g. 0.5,0.3,0.2).');
+  if (t.length > MAX_EXPERTS) throw new InvalidArgumentError(`give at most ${MAX_EXPERTS} shares, one per expert (got ${t.length}).`);
+  if (t.some((x) => x <= 0)) throw new InvalidArgumentError('every share must be > 0.');
+  const sum = t.reduce((a, b) => a + b, 0);
+  if (Math.abs(sum - 1) > 1e-3) throw new InvalidArgumentError(`shares must sum to 1 (these sum to ${sum}).`);
+  return t.map((x) => x / sum);
+}
+
+/** calibrate --budget: an amount in the currency of the models' prices. */
+export function parseBudget(v: string): number {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n < 0) {
+    throw new InvalidArgumentError('expected a number >= 0 (in the currency of the models\' prices), like 12.50.');
+  }
+  return n;
+}
+
+export const BENCH_QUICK_ENV = 'BENCH_QUICK';
+export const BENCH_CORPORA: readonly CorpusKind[] = ['short', 'medium', 'long', 'file'];
+
+export function parseCountList(min: number, max: number): (v: string) => number[] {
+  return (v: string) =>
+    v.split(',').map((s) => {
+      const m = /^\s*(\d+)\s*([kKmM]?)\s*$/.exec(s);
+      if (!m) throw new InvalidArgumentError(`expected comma-separated counts like 1,100,10k,1M; got "${s}".`);
+      const n = Number(m[1]) * (m[2] === '' ? 1 : m[2].toLowerCase() === 'k' ? 1e3 : 1e6);
+      if (n < min || n > max) throw new InvalidArgumentError(`counts must be in ${min}..${max}; got ${n}.`);
+      return n;
+    });
+}
+
+export function parseListOf<T extends string>(choices: readonly T[]): (v: string) => T[] {
+  return (v: string) =>
+    v.split(',').map((s) => {
+      const t = s.trim();
+      if (!(choices as readonly string[]).includes(t)) throw new InvalidArgumentError(`expected a comma-separated list of ${choices.join(', ')}; got "${t}".`);
+      return t as T;
+    });
+}
+
+export const parseBackendList = parseListOf<InProcessBackend>(IN_PROCESS_BACKENDS);
+export const parseCorpusList = parseListOf<CorpusKind>(BENCH_CORPORA);

@@ -11,17 +11,32 @@ import { DEFAULT_MAX_RECORD_BYTES, INPUT_FORMATS, type InputFormat } from '../so
 import { SOURCE_FORMATS, type SourceFormat } from './record-source.js';
 import { OUTPUT_FORMATS, type OutputFormat } from '../sinks/output-format.js';
 import { EXIT, reportError } from './cli-errors.js';
-import { choiceOption, humanBytes, parsePort, parseBoundaries, parseBytes, parseExperts, parseIntIn, parseThreshold } from './options.js';
+import {
+  BENCH_QUICK_ENV,
+  choiceOption,
+  humanBytes,
+  parseBackendList,
+  parseBoundaries,
+  parseBudget,
+  parseBytes,
+  parseCorpusList,
+  parseCountList,
+  parseExperts,
+  parseIntIn,
+  parsePort,
+  parseTargets,
+  parseThreshold,
+} from './options.js';
 import { PROGRAM_HELP_AFTER, ROUTE_HELP_AFTER } from './help-text.js';
 import { BACKENDS, BACKEND_ENV, type Backend } from '../router/switched-moe.js';
-import { runRoute, type RouteCommandOptions } from './route-command.js';
-import { runExplain, type ExplainOptions } from './explain-command.js';
-import { parseTargets, runCalibrate, type CalibrateOptions } from './calibrate-command.js';
-import { parseBudget } from './calibrate-budget.js';
-import { runMergeStats, type MergeStatsOptions } from './merge-stats-command.js';
-import { runDashboard, type DashboardCommandOptions } from './dashboard-command.js';
-import { runReport, type ReportOptions } from './report-command.js';
-import { BENCH_QUICK_ENV, parseBackendList, parseCorpusList, parseCountList, runBenchCommand, type BenchCommandOptions } from './bench-command.js';
+// Each command's module is loaded when the command runs: a `route` run does not pay for loading bench, calibrate or the dashboard server.
+import type { RouteCommandOptions } from './route-command.js';
+import type { ExplainOptions } from './explain-command.js';
+import type { CalibrateOptions } from './calibrate-command.js';
+import type { MergeStatsOptions } from './merge-stats-command.js';
+import type { DashboardCommandOptions } from './dashboard-command.js';
+import type { ReportOptions } from './report-command.js';
+import type { BenchCommandOptions } from './bench-command.js';
 
 function version(): string {
   try {
@@ -92,6 +107,7 @@ export function buildProgram(): Command {
     .option('--report <file>', 'write the offline HTML report of the run (self-contained, written atomically)')
     .option('--snapshot <file>', "write the dashboard's final snapshot JSON (for moe-router dashboard|report; merges shards)")
     .action(async (input: string | undefined, opts: RouteCommandOptions) => {
+      const { runRoute } = await import('./route-command.js');
       process.exitCode = await runRoute(input, opts);
     });
 
@@ -102,6 +118,7 @@ export function buildProgram(): Command {
   routerOptions(explain)
     .option('--json', 'print JSON instead of a table')
     .action(async (texts: string[], opts: ExplainOptions) => {
+      const { runExplain } = await import('./explain-command.js');
       process.exitCode = await runExplain(texts, opts);
     });
 
@@ -117,6 +134,7 @@ export function buildProgram(): Command {
     .option('--write-config <file>', 'write the calibrated config JSON (read it with route --config)')
     .option('--json', 'print JSON')
     .action(async (input: string | undefined, opts: CalibrateOptions) => {
+      const { runCalibrate } = await import('./calibrate-command.js');
       process.exitCode = await runCalibrate(input, opts);
     });
 
@@ -128,6 +146,7 @@ export function buildProgram(): Command {
     .option('--allow-partial', 'merge even if the parts do not cover the file exactly once')
     .option('-q, --quiet', 'no summary on stderr')
     .action(async (files: string[], opts: MergeStatsOptions) => {
+      const { runMergeStats } = await import('./merge-stats-command.js');
       process.exitCode = await runMergeStats(files, opts);
     });
 
@@ -156,6 +175,7 @@ export function buildProgram(): Command {
     .option('--no-end-to-end', 'skip the `route` runs of the binary')
     .option('-q, --quiet', 'no progress lines on stderr')
     .action(async (file: string | undefined, opts: BenchCommandOptions) => {
+      const { runBenchCommand } = await import('./bench-command.js');
       process.exitCode = await runBenchCommand(file, opts);
     });
 
@@ -171,6 +191,7 @@ export function buildProgram(): Command {
     .option('--port <port>', 'port (default: any free port)', parsePort, 0)
     .option('--host <addr>', 'listen on this address instead of 127.0.0.1 (warns)')
     .action(async (files: string[], opts: DashboardCommandOptions) => {
+      const { runDashboard } = await import('./dashboard-command.js');
       process.exitCode = await runDashboard(files, opts);
     });
 
@@ -181,6 +202,7 @@ export function buildProgram(): Command {
     .requiredOption('-o, --out <file>', 'the report file (self-contained HTML, written atomically)')
     .option('-q, --quiet', 'no message on stderr')
     .action(async (files: string[], opts: ReportOptions) => {
+      const { runReport } = await import('./report-command.js');
       process.exitCode = await runReport(files, opts);
     });
 

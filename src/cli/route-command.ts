@@ -29,7 +29,8 @@ import { Progress } from './progress.js';
 import { stdoutWasClosed } from './stdio.js';
 import { formatSummary } from './summary.js';
 import { fingerprintInput } from '../job/input-fingerprint.js';
-import { RouteMonitor, dashboardOutputs, type DashboardCliOptions } from './dashboard-monitor.js';
+import type { RouteMonitor } from './dashboard-monitor.js';
+import { dashboardOutputs, wantsMonitor, type DashboardCliOptions } from './dashboard-options.js';
 import { hadoopCountersListener } from './hadoop-counters.js';
 import { loadExpertModels } from './models-config.js';
 import { CostMeter } from '../job/cost-stats.js';
@@ -119,7 +120,7 @@ export async function runRoute(input: string | undefined, o: RouteCommandOptions
     }
     // The dashboard serves (and prints its URL) before the input is read: a pipe may wait for a viewer.
     const monitorFiles = dashboardOutputs(o).map((_, i, all) => files!.get(outputs.length - all.length + i));
-    monitor = await RouteMonitor.open(o, monitorFiles);
+    monitor = wantsMonitor(o) ? await (await import('./dashboard-monitor.js')).RouteMonitor.open(o, monitorFiles) : null;
     const fingerprint = await fingerprintInput(input);
     source ??= await openRecordSource(input, o, shardSpec, o.shards !== undefined);
     const opened = source;
