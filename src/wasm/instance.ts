@@ -1,7 +1,8 @@
 /**
  * Loading the committed WebAssembly modules (the CPU kernel, the output
- * formatter): compiled once per thread, instantiated with no imports, their
- * memory grown once to the size the host lays out.
+ * formatter, the line packer): compiled once per thread, each instantiated on
+ * a memory the host gives it (its own, or one it shares with the other two:
+ * shared-memory.ts), grown once to the size the host lays out.
  */
 import { readFileSync } from 'node:fs';
 
@@ -14,6 +15,7 @@ export interface WasmMemory {
 interface WasmApi {
   Module: new (bytes: Uint8Array) => object;
   Instance: new (module: object, imports: object) => { exports: object };
+  Memory: new (descriptor: { initial: number }) => WasmMemory;
 }
 const wasmApi = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
 
@@ -24,18 +26,42 @@ export function wasmAvailable(): boolean {
 
 const compiled = new Map<string, object>();
 
-/** A new instance of the module at `url` (a .wasm beside its host file in src/ and, after the build, in dist/). */
-export function instantiate<T extends { memory: WasmMemory }>(url: URL): T {
+const PAGE = 65536;
+/**
+ * Pages a memory starts with: room for every module's data and stack, which sit at the bases
+ * scripts/build-wasm.mjs gives them (the formatter's ends near 2.7 MiB). A module that outgrew it
+ * fails to instantiate, in every test. Pages never touched cost no resident memory.
+ */
+const INITIAL_PAGES = 48;
+
+/** A memory for one module, or for the three to share. */
+export function newMemory(): WasmMemory {
+  if (wasmApi === undefined) throw new Error('this runtime has no WebAssembly');
+  return new wasmApi.Memory({ initial: INITIAL_PAGES });
+}
+
+/** The exports every module has besides its own. */
+export interface ModuleExports {
+  memory: WasmMemory;
+  /** The module's region of the memory, [global_base, heap_base): its data and its stack. */
+  global_base(): number;
+  heap_base(): number;
+}
+
+/**
+ * A new instance of the module at `url` (a .wasm beside its host file in src/ and, after the build,
+ * in dist/), on `memory` (by default a memory of its own).
+ */
+export function instantiate<T extends ModuleExports>(url: URL, memory: WasmMemory = newMemory()): T {
   if (wasmApi === undefined) throw new Error('this runtime has no WebAssembly');
   let module = compiled.get(url.href);
   if (module === undefined) {
     module = new wasmApi.Module(readFileSync(url));
     compiled.set(url.href, module);
   }
-  return new wasmApi.Instance(module, {}).exports as T;
+  const exports = new wasmApi.Instance(module, { env: { memory } }).exports;
+  return { ...exports, memory } as T;
 }
-
-const PAGE = 65536;
 
 /** Grows `memory` to hold at least `bytes` bytes. Views made afterwards stay valid as long as it does not grow again. */
 export function growTo(memory: WasmMemory, bytes: number): void {

@@ -6,14 +6,13 @@
  * longer than a window is counted run by run.
  */
 import type { RouterConfig } from '../../model/router-config.js';
-import { align8, growTo, instantiate, type WasmMemory } from '../../wasm/instance.js';
+import { align8, growTo, instantiate, type ModuleExports } from '../../wasm/instance.js';
 import { windowEnd } from '../../wasm/windows.js';
 import { KERNEL_PARAMS, MODEL_TABLES, checkRouteArguments, configTables, type FastKernel, type RouteOutput } from './kernel-tables.js';
 
 export { wasmAvailable } from '../../wasm/instance.js';
 
-interface KernelExports {
-  memory: WasmMemory;
+interface KernelExports extends ModuleExports {
   params_ptr(): number;
   param_count(): number;
   byte_class_ptr(): number;
@@ -28,7 +27,6 @@ interface KernelExports {
   max_classes(): number;
   max_features(): number;
   max_boundaries(): number;
-  heap_base(): number;
   configure(): number;
   route_window(bytes: number, offsets: number, count: number, base: number, experts: number, scores: number, conf: number): void;
   long_reset(): void;

@@ -66,8 +66,14 @@ EXPORT("set_mode") void set_mode(u32 mode, u32 delim) {
   delimiter = delim;
 }
 
-extern u8 __heap_base;
-/* First free byte of linear memory: the host places its windows from here. */
+extern u8 __global_base, __heap_base;
+/*
+ * The memory is the host's (imported): this module's data starts at its own base (npm run
+ * build:wasm gives each module a different one) and its stack follows, so that the three modules
+ * can share one memory (src/wasm/shared-memory.ts). heap_base is the first byte past both: the host
+ * places its windows from there.
+ */
+EXPORT("global_base") u32 global_base(void) { return (u32)&__global_base; }
 EXPORT("heap_base") u32 heap_base(void) { return (u32)&__heap_base; }
 
 /* Bytes written by the last format_window call. */

@@ -7,14 +7,13 @@
  * caller's ByteOutput. A record whose text would not fit the module's output
  * area goes through ByteFormatter instead.
  */
-import { align8, growTo, instantiate, type WasmMemory } from '../../wasm/instance.js';
+import { align8, growTo, instantiate, type ModuleExports } from '../../wasm/instance.js';
 import { windowEnd } from '../../wasm/windows.js';
 import { ByteFormatter, q16Table, recordLiterals, runText, type ByteOutput, type RecordLiterals, type RecordRun, type RunFormatter } from '../byte-formatter.js';
 import type { PackedBatch } from '../../model/packed-batch.js';
 import type { FormatOptions } from '../output-format.js';
 
-interface FormatExports {
-  memory: WasmMemory;
+interface FormatExports extends ModuleExports {
   literal_ptr(): number;
   literal_length_ptr(): number;
   literal_count(): number;
@@ -24,7 +23,6 @@ interface FormatExports {
   q16_bytes(): number;
   text_slack(): number;
   set_mode(mode: number, delimiter: number): void;
-  heap_base(): number;
   written(): number;
   format_window(
     count: number,

@@ -37,8 +37,14 @@ typedef unsigned long long u64;
 
 EXPORT("slack") u32 slack(void) { return SLACK; }
 
-extern u8 __heap_base;
-/* First free byte of linear memory: the host places its areas from here. */
+extern u8 __global_base, __heap_base;
+/*
+ * The memory is the host's (imported): this module's data starts at its own base (npm run
+ * build:wasm gives each module a different one) and its stack follows, so that the three modules
+ * can share one memory (src/wasm/shared-memory.ts). heap_base is the first byte past both: the host
+ * places its areas from there.
+ */
+EXPORT("global_base") u32 global_base(void) { return (u32)&__global_base; }
 EXPORT("heap_base") u32 heap_base(void) { return (u32)&__heap_base; }
 
 static u32 consumed;
@@ -136,7 +142,7 @@ u32 pack_window(const u8 *in, u32 len, u32 final, u8 *out, u32 *offsets, u32 *to
     u32 count = find_lfs(in, from, to);
     for (u32 i = 0; i < count; i++) {
       u32 nl = lf_at[i];
-      /* `&`, not `&&`: no branch; an empty line at 0 reads the byte before the input (memory: the input is above the stack) */
+      /* `&`, not `&&`: no branch; an empty line at 0 reads the byte before the input (memory: the input area is above the module's data) */
       u32 end = nl - ((in[nl - 1] == CR) & (nl > start));
       if (end - start > max_record) too_long[bad++] = n;
       else w = put(w, in + start, end - start);

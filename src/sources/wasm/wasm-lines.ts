@@ -9,14 +9,12 @@
  * lines are long, that copying costs more than the twin's per-line calls:
  * such stretches go through the twin's loop instead.
  */
-import { align8, growTo, instantiate, type WasmMemory } from '../../wasm/instance.js';
+import { align8, growTo, instantiate, type ModuleExports } from '../../wasm/instance.js';
 import { LinePacking, packLinesFrom } from '../lines-js.js';
 import type { RecordBatch } from '../record-reader.js';
 
-interface LinesExports {
-  memory: WasmMemory;
+interface LinesExports extends ModuleExports {
   slack(): number;
-  heap_base(): number;
   consumed(): number;
   written(): number;
   too_long_count(): number;
