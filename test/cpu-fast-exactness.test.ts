@@ -11,7 +11,7 @@ import { WasmKernel } from '../src/backends/cpu/wasm-kernel.js';
 import { CpuReferenceBackend } from '../src/backends/cpu-reference/reference-backend.js';
 import { scoreStatistics } from '../src/backends/cpu-reference/score.js';
 import { computeStatistics } from '../src/backends/cpu-reference/statistics.js';
-import { instantiate, type WasmMemory } from '../src/wasm/instance.js';
+import { instantiate, type ModuleExports } from '../src/wasm/instance.js';
 import { ConfigError } from '../src/errors.js';
 import { packStrings, type PackedBatch } from '../src/model/packed-batch.js';
 import { resolveRouterConfig, type RouterConfig, type RouterOptions } from '../src/model/router-config.js';
@@ -224,8 +224,7 @@ describe('the fast kernels, beyond the input classes', () => {
 
 // kernel.c divides by multiplying with ceil(2^48 / d); its two routines against plain division, every divisor.
 describe('the WebAssembly kernel\'s division by multiplication', () => {
-  interface DivisionExports {
-    memory: WasmMemory;
+  interface DivisionExports extends ModuleExports {
     test_div_q16(a: number, d: number): number;
     test_div_u16(x: number, d: number): number;
     test_div_q16_x4(a: number, d: number): number;

@@ -124,8 +124,8 @@ export function setPartAllocator(allocate: PartAllocator | null): void {
   allocatePart = allocate ?? uninitializedBytes;
 }
 
-/** A copy in memory of its own: a worker hands such a part over without copying it again. */
-function copyOf(chunk: Uint8Array): Uint8Array {
+/** A copy in memory of its own (the part allocator's): a worker hands such a part over without copying it again. */
+export function copyPart(chunk: Uint8Array): Uint8Array {
   const c = allocatePart(chunk.length);
   c.set(chunk);
   return c;
@@ -145,7 +145,7 @@ function formatBytes(batch: RecordBatch, routing: Routed | null, upTo: number, s
   // buffer is handed over in pieces, each copied. WasmFormatter's output areas skip the buffer: each is
   // copied once, by the sink, into a part of its own (which a worker then transfers as it is).
   const estimate = upTo * 96 + (spec.includeText ? Math.min(bytes.length * 2, 1 << 30) : 0) + 4096;
-  const out = new ByteOutput((chunk) => parts.push(copyOf(chunk)), Math.min(estimate, 64 << 20));
+  const out = new ByteOutput((chunk) => parts.push(copyPart(chunk)), Math.min(estimate, 64 << 20));
   let from = 0;
   const run = (to: number): void => {
     if (to <= from) return;

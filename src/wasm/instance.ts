@@ -69,5 +69,35 @@ export function growTo(memory: WasmMemory, bytes: number): void {
   if (missing > 0) memory.grow(missing);
 }
 
+/**
+ * Byte and word views of a memory, made again once it has grown: growing detaches the old buffer,
+ * and a memory shared by several hosts grows as each lays out its areas after the others made
+ * their views.
+ */
+export class MemoryViews {
+  private buffer: ArrayBuffer | null = null;
+  private bytes = new Uint8Array(0);
+  private words = new Uint32Array(0);
+
+  constructor(private readonly memory: WasmMemory) {}
+
+  private fresh(): void {
+    if (this.buffer === this.memory.buffer) return;
+    this.buffer = this.memory.buffer;
+    this.bytes = new Uint8Array(this.buffer);
+    this.words = new Uint32Array(this.buffer);
+  }
+
+  get u8(): Uint8Array {
+    this.fresh();
+    return this.bytes;
+  }
+
+  get u32(): Uint32Array {
+    this.fresh();
+    return this.words;
+  }
+}
+
 /** Rounds up to a multiple of 8. */
 export const align8 = (n: number): number => (n + 7) & ~7;

@@ -6,11 +6,15 @@
  * longer than a window is counted run by run.
  */
 import type { RouterConfig } from '../../model/router-config.js';
-import { align8, growTo, instantiate, type ModuleExports } from '../../wasm/instance.js';
+import { align8, growTo, instantiate, type ModuleExports, MemoryViews } from '../../wasm/instance.js';
+import type { SharedMemory } from '../../wasm/shared-memory.js';
 import { windowEnd } from '../../wasm/windows.js';
 import { KERNEL_PARAMS, MODEL_TABLES, checkRouteArguments, configTables, type FastKernel, type RouteOutput } from './kernel-tables.js';
 
 export { wasmAvailable } from '../../wasm/instance.js';
+
+/** The module, for a SharedMemory to instantiate. */
+export const KERNEL_WASM = new URL('./kernel.wasm', import.meta.url);
 
 interface KernelExports extends ModuleExports {
   params_ptr(): number;
@@ -39,6 +43,8 @@ export interface WasmKernelOptions {
   windowBytes?: number;
   /** Records per call (default 65536). */
   windowRecords?: number;
+  /** A memory shared with the other modules: the module's instance there, the windows above every module's region. */
+  shared?: SharedMemory;
 }
 
 export class WasmKernel implements FastKernel {
@@ -51,28 +57,35 @@ export class WasmKernel implements FastKernel {
   private readonly expertsPtr: number;
   private readonly scoresPtr: number;
   private readonly confPtr: number;
-  private readonly mem8: Uint8Array;
-  private readonly mem32: Uint32Array;
+  private readonly views: MemoryViews;
+  private get mem8(): Uint8Array {
+    return this.views.u8;
+  }
+  private get mem32(): Uint32Array {
+    return this.views.u32;
+  }
   private config: RouterConfig | null = null;
+  /** First byte past the windows. */
+  readonly end: number;
 
   constructor(options: WasmKernelOptions = {}) {
     this.windowBytes = Math.max(1, Math.floor(options.windowBytes ?? 4 << 20));
     this.windowRecords = Math.max(1, Math.floor(options.windowRecords ?? 65536));
-    this.x = instantiate<KernelExports>(new URL('./kernel.wasm', import.meta.url));
+    this.x = options.shared ? options.shared.instance<KernelExports>(KERNEL_WASM) : instantiate<KernelExports>(KERNEL_WASM);
     if (this.x.param_count() !== KERNEL_PARAMS.length) {
       throw new Error(`kernel.wasm expects ${this.x.param_count()} parameters, the host has ${KERNEL_PARAMS.length}: rebuild it (npm run build:wasm)`);
     }
-    this.bytesPtr = align8(this.x.heap_base());
+    this.bytesPtr = align8(options.shared?.at ?? this.x.heap_base());
     this.offsetsPtr = align8(this.bytesPtr + this.windowBytes);
     this.expertsPtr = align8(this.offsetsPtr + 4 * (this.windowRecords + 1));
     this.scoresPtr = align8(this.expertsPtr + 4 * this.windowRecords);
     this.confPtr = align8(this.scoresPtr + 4 * this.windowRecords);
     const end = this.confPtr + 4 * this.windowRecords;
+    this.end = end;
+    options.shared?.reserveTo(end);
     const memory = this.x.memory;
     growTo(memory, end);
-    // The memory never grows again, so these views stay valid.
-    this.mem8 = new Uint8Array(memory.buffer);
-    this.mem32 = new Uint32Array(memory.buffer);
+    this.views = new MemoryViews(memory);
     const { byteClass, tokenStart, transition } = MODEL_TABLES;
     if (Math.sqrt(tokenStart.length) > this.x.max_classes()) {
       throw new Error(`kernel.wasm packs at most ${this.x.max_classes()} byte classes; the model has ${Math.sqrt(tokenStart.length)}`);
@@ -98,6 +111,15 @@ export class WasmKernel implements FastKernel {
     const failed = this.x.configure();
     if (failed !== 0) throw new Error(`kernel.wasm rejected the model's ${KERNEL_PARAMS[failed - 1] ?? 'tables'}`);
     this.config = config;
+  }
+
+  /**
+   * Routes `count` records already in the memory (a shared one: the bytes, offsets and results are
+   * the caller's areas there): record i is bytes[offsets[i] - base, offsets[i + 1] - base).
+   */
+  routeInMemory(config: RouterConfig, at: { bytes: number; offsets: number; count: number; base: number; experts: number; scores: number; conf: number }): void {
+    this.use(config);
+    this.x.route_window(at.bytes, at.offsets, at.count, at.base, at.experts, at.scores, at.conf);
   }
 
   routeInto(bytes: Uint8Array, offsets: Uint32Array, count: number, config: RouterConfig, out: RouteOutput): void {

@@ -19,7 +19,9 @@ import { LineRangeReader } from '../../sources/line-ranges.js';
 import { toFormattedBatch, type BatchRoutingInfo, type FormattedBatch } from '../formatted-batch.js';
 import { batchPieces, compactText } from '../batch-pieces.js';
 import { POOLED_PART_BYTES, type FromWorker, type ToWorker, type WorkerInit } from './protocol.js';
-import { setPartAllocator } from '../../sinks/batch-formatter.js';
+import { copyPart, setPartAllocator } from '../../sinks/batch-formatter.js';
+import { ByteOutput } from '../../sinks/byte-formatter.js';
+import { FusedLines } from './fused-lines.js';
 import { q16Table } from '../../sinks/byte-formatter.js';
 
 const port = parentPort;
@@ -38,11 +40,22 @@ let fast: CpuBackend | null = null;
 let description = '';
 // The range reader of a regular file (its buffer is reused from range to range).
 let ranges: LineRangeReader | null = null;
+/** The fast lane for `lines` (fused-lines.ts), where the run's options allow it. */
+let lane: FusedLines | null = null;
+/**
+ * Its areas: a default range (2 MiB) with a long last line, and as many records as a typical chunk
+ * holds several times over; a bigger chunk takes the general path.
+ */
+const LANE_SIZES = { chunkBytes: 4 << 20, records: 1 << 18 };
 function initialize(i: WorkerInit): void {
   init = i;
   fast = init.kernel === 'cpu' ? kernel : null;
   description = fast ? fast.description : init.kernel === 'main' ? '' : 'CPU reference (JavaScript)';
   ranges = init.fd !== undefined ? new LineRangeReader(init.fd, init.maxRecordBytes) : null;
+  const spec = init.spec;
+  // the output needs each record's results and text only, and nobody reads the records themselves
+  const plain = !spec.explain && spec.shards === 0 && spec.models === null && !init.keepForListeners;
+  lane = init.format === 'lines' && fast?.kernelKind === 'wasm' && plain ? new FusedLines(spec, LANE_SIZES) : null;
 }
 /**
  * Output parts are copied into buffers of POOLED_PART_BYTES that the main thread gives back once it
@@ -166,6 +179,16 @@ const routed = new Map<number, (m: Extract<ToWorker, { type: 'routed' }>) => voi
  * can be read while this one is on the device.
  */
 async function handle(seq: number, bytes: Uint8Array, origin: ChunkOrigin): Promise<{ done: Promise<void> }> {
+  if (lane) {
+    const t0 = performance.now();
+    const chunk = lane.pack(bytes, init.atFileStart && seq === 0, init.maxRecordBytes);
+    // more records than a batch may hold: the general path formats them in --batch-records pieces
+    if (chunk && chunk.records <= init.batchRecords) {
+      port!.postMessage({ type: 'counted', seq, records: chunk.records, lines: chunk.records } satisfies FromWorker);
+      lane.route(init.config);
+      return { done: finishLane(lane, seq, chunk.records, origin.inputBytes(bytes.length), performance.now() - t0, origin) };
+    }
+  }
   const batch = await parse(seq, bytes);
   batch.inputBytes = origin.inputBytes(batch.inputBytes);
   const post = (m: FromWorker, transfer: ArrayBuffer[] = []): void => port!.postMessage(m, transfer);
@@ -230,6 +253,45 @@ async function finish(seq: number, batch: RecordBatch, routing: BatchRoutingInfo
   }
   closeArena();
   port!.postMessage({ type: 'done', seq, batches, eof: origin.eof } satisfies FromWorker, [...transfer]);
+}
+
+/**
+ * The fast lane's ByteOutput: what the formatter hands over is copied into the chunk's pooled buffer.
+ * Its capacity is also the largest piece it hands over: a pooled buffer's, so that a chunk's output
+ * is one part (in 64 KiB pieces, the main thread made one write of each).
+ */
+let laneParts: Uint8Array[] = [];
+const laneOutput = new ByteOutput((chunk) => laneParts.push(copyPart(chunk)), POOLED_PART_BYTES);
+
+/** Formats a chunk the fast lane routed, once its base is known, and sends it: one batch, its output and counts. */
+async function finishLane(fused: FusedLines, seq: number, records: number, inputBytes: number, routeMs: number, origin: ChunkOrigin): Promise<void> {
+  const base = await baseOf(seq);
+  const t0 = performance.now();
+  laneParts = [];
+  const perExpert = fused.format(laneOutput, base.firstIndex, init.config.numExperts);
+  laneOutput.flush();
+  const output = laneParts.map((p) => owned(p, true));
+  const batch: FormattedBatch = {
+    firstIndex: base.firstIndex,
+    records,
+    inputBytes,
+    errors: 0,
+    perExpert,
+    // nobody reads them (the lane runs only then): empty, as toFormattedBatch leaves them
+    experts: new Uint32Array(0),
+    scoresQ16: new Uint32Array(0),
+    confidenceQ16: new Uint32Array(0),
+    text: null,
+    output,
+    shards: null,
+    backend: init.kernel,
+    adapter: description,
+    fallback: false,
+    failure: null,
+    timings: { routeMs, formatMs: performance.now() - t0 },
+  };
+  closeArena();
+  port!.postMessage({ type: 'done', seq, batches: [batch], eof: origin.eof } satisfies FromWorker, [...new Set(output.map((p) => p.buffer as ArrayBuffer))]);
 }
 
 /**

@@ -7,11 +7,15 @@
  * caller's ByteOutput. A record whose text would not fit the module's output
  * area goes through ByteFormatter instead.
  */
-import { align8, growTo, instantiate, type ModuleExports } from '../../wasm/instance.js';
+import { align8, growTo, instantiate, type ModuleExports, MemoryViews } from '../../wasm/instance.js';
+import type { SharedMemory } from '../../wasm/shared-memory.js';
 import { windowEnd } from '../../wasm/windows.js';
 import { ByteFormatter, q16Table, recordLiterals, runText, type ByteOutput, type RecordLiterals, type RecordRun, type RunFormatter } from '../byte-formatter.js';
 import type { PackedBatch } from '../../model/packed-batch.js';
 import type { FormatOptions } from '../output-format.js';
+
+/** The module, for a SharedMemory to instantiate. */
+export const FORMAT_WASM = new URL('./format.wasm', import.meta.url);
 
 interface FormatExports extends ModuleExports {
   literal_ptr(): number;
@@ -52,6 +56,19 @@ export interface WasmFormatterSizes {
   windowRecords?: number;
   /** The module's output area (default 4 MiB); tests make it small to cut runs. */
   outputBytes?: number;
+  /** A memory shared with the other modules: the module's instance there, the windows above every module's region. */
+  shared?: SharedMemory;
+}
+
+/** Routed records already in the memory (a shared one): where their results and texts are. */
+export interface RunInMemory {
+  firstIndex: number;
+  count: number;
+  experts: number;
+  scores: number;
+  conf: number;
+  /** With --include-text: record i's text is memory[bytes + offsets[i] - base, bytes + offsets[i + 1] - base). */
+  text?: { bytes: number; offsets: number; base: number };
 }
 
 const encoder = new TextEncoder();
@@ -68,29 +85,39 @@ export class WasmFormatter implements RunFormatter {
   private readonly scoresPtr: number;
   private readonly confPtr: number;
   private readonly outPtr: number;
-  private readonly mem8: Uint8Array;
-  private readonly mem32: Uint32Array;
+  private readonly views: MemoryViews;
+  private get mem8(): Uint8Array {
+    return this.views.u8;
+  }
+  private get mem32(): Uint32Array {
+    return this.views.u32;
+  }
   /** For the records too big for the output area. */
   private readonly slow: ByteFormatter;
+  /** First byte past the windows and the output area. */
+  readonly end: number;
+  /** Bytes past the end of the last text that format.c may read: a text area needs this much room after it. */
+  readonly textSlack: number;
 
   constructor(options: FormatOptions, sizes: WasmFormatterSizes = {}) {
     this.includeText = options.includeText;
     this.windowBytes = Math.max(1, Math.floor(sizes.windowBytes ?? 1 << 20));
     this.windowRecords = Math.max(1, Math.floor(sizes.windowRecords ?? 16384));
-    this.x = instantiate<FormatExports>(new URL('./format.wasm', import.meta.url));
+    this.x = sizes.shared ? sizes.shared.instance<FormatExports>(FORMAT_WASM) : instantiate<FormatExports>(FORMAT_WASM);
     const x = this.x;
     this.outputBytes = Math.max(1, Math.floor(sizes.outputBytes ?? 4 << 20));
-    this.textPtr = align8(x.heap_base());
+    this.textPtr = align8(sizes.shared?.at ?? x.heap_base());
     // format.c reads texts a block at a time: up to text_slack() bytes past the end of the last one.
-    this.offsetsPtr = align8(this.textPtr + this.windowBytes + x.text_slack());
+    this.textSlack = x.text_slack();
+    this.offsetsPtr = align8(this.textPtr + this.windowBytes + this.textSlack);
     this.expertsPtr = align8(this.offsetsPtr + 4 * (this.windowRecords + 1));
     this.scoresPtr = align8(this.expertsPtr + 4 * this.windowRecords);
     this.confPtr = align8(this.scoresPtr + 4 * this.windowRecords);
     this.outPtr = align8(this.confPtr + 4 * this.windowRecords);
-    growTo(x.memory, this.outPtr + this.outputBytes);
-    // The memory never grows again, so these views stay valid.
-    this.mem8 = new Uint8Array(x.memory.buffer);
-    this.mem32 = new Uint32Array(x.memory.buffer);
+    this.end = this.outPtr + this.outputBytes;
+    sizes.shared?.reserveTo(this.end);
+    growTo(x.memory, this.end);
+    this.views = new MemoryViews(x.memory);
 
     const literals = recordLiterals(options);
     if (x.literal_count() !== LITERAL_ORDER.length) throw new Error(`format.wasm has ${x.literal_count()} literals, the host ${LITERAL_ORDER.length}: rebuild it (npm run build:wasm)`);
@@ -140,6 +167,26 @@ export class WasmFormatter implements RunFormatter {
         k += Math.max(done, 1);
       }
       i = j;
+    }
+  }
+
+  /** records(), for records already in the memory: nothing is copied in, the output is copied out. */
+  recordsInMemory(out: ByteOutput, run: RunInMemory): void {
+    if ((run.text !== undefined) !== this.includeText) throw new Error(`WasmFormatter: ${this.includeText ? 'texts are needed' : 'no texts are written'} with this format`);
+    const { x, mem8, mem32, outPtr, outputBytes } = this;
+    const text = run.text ?? { bytes: 0, offsets: 0, base: 0 };
+    let k = 0;
+    while (k < run.count) {
+      const done = x.format_window(run.count - k, run.firstIndex + k, run.experts + 4 * k, run.scores + 4 * k, run.conf + 4 * k, text.bytes, text.offsets + 4 * k, text.base, outPtr, outputBytes);
+      if (done > 0) out.writeBytes(mem8.subarray(outPtr, outPtr + x.written()));
+      else if (run.text) {
+        // a record whose text would not fit the output area, as records() writes it
+        const at = (p: number, i: number): number => mem32[(p >>> 2) + i];
+        const start = text.bytes + at(text.offsets, k) - text.base;
+        const end = text.bytes + at(text.offsets, k + 1) - text.base;
+        this.slow.record(out, run.firstIndex + k, at(run.experts, k), at(run.scores, k), at(run.conf, k), mem8, start, end);
+      } else throw new Error(`format.wasm's output area (${outputBytes} bytes) cannot hold one record`);
+      k += Math.max(done, 1);
     }
   }
 

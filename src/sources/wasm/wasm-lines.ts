@@ -9,9 +9,13 @@
  * lines are long, that copying costs more than the twin's per-line calls:
  * such stretches go through the twin's loop instead.
  */
-import { align8, growTo, instantiate, type ModuleExports } from '../../wasm/instance.js';
+import { align8, growTo, instantiate, type ModuleExports, MemoryViews } from '../../wasm/instance.js';
+import type { SharedMemory } from '../../wasm/shared-memory.js';
 import { LinePacking, packLinesFrom } from '../lines-js.js';
 import type { RecordBatch } from '../record-reader.js';
+
+/** The module, for a SharedMemory to instantiate. */
+export const LINES_WASM = new URL('./lines.wasm', import.meta.url);
 
 interface LinesExports extends ModuleExports {
   slack(): number;
@@ -44,6 +48,19 @@ export interface WasmLinePackerSizes {
    * instead, a window's worth at a time: it pays ~40 ns per line, the module ~0.15 ns per byte.
    */
   longLineBytes?: number;
+  /** A memory shared with the other modules: the module's instance there, the areas above every module's region. */
+  shared?: SharedMemory;
+}
+
+/** What one packInMemory call did. */
+export interface PackedInMemory {
+  records: number;
+  /** Input bytes used up (its whole lines; all of it when final). */
+  consumed: number;
+  /** Packed bytes written. */
+  written: number;
+  /** Entries written into the too-long list (records too long, packed as empty). */
+  tooLong: number;
 }
 
 export class WasmLinePacker {
@@ -55,23 +72,44 @@ export class WasmLinePacker {
   private readonly outPtr: number;
   private readonly offsetsPtr: number;
   private readonly tooLongPtr: number;
-  private readonly mem8: Uint8Array;
-  private readonly mem32: Uint32Array;
+  private readonly views: MemoryViews;
+  private get mem8(): Uint8Array {
+    return this.views.u8;
+  }
+  private get mem32(): Uint32Array {
+    return this.views.u32;
+  }
+  /** First byte past the areas. */
+  readonly end: number;
+  /** Bytes the module may read past an input and write past an output. */
+  readonly slack: number;
 
   constructor(sizes: WasmLinePackerSizes = {}) {
     this.windowBytes = Math.max(1, Math.floor(sizes.windowBytes ?? 1 << 16));
     this.windowRecords = Math.max(1, Math.floor(sizes.windowRecords ?? 1 << 14));
     this.longLineBytes = sizes.longLineBytes ?? 256;
-    this.x = instantiate<LinesExports>(new URL('./lines.wasm', import.meta.url));
+    this.x = sizes.shared ? sizes.shared.instance<LinesExports>(LINES_WASM) : instantiate<LinesExports>(LINES_WASM);
     const slack = this.x.slack();
-    this.inPtr = align8(this.x.heap_base());
+    this.slack = slack;
+    this.inPtr = align8(sizes.shared?.at ?? this.x.heap_base());
     this.outPtr = align8(this.inPtr + this.windowBytes + slack);
     this.offsetsPtr = align8(this.outPtr + this.windowBytes + slack);
     this.tooLongPtr = align8(this.offsetsPtr + 4 * this.windowRecords);
-    growTo(this.x.memory, this.tooLongPtr + 4 * this.windowRecords);
-    // The memory never grows again, so these views stay valid.
-    this.mem8 = new Uint8Array(this.x.memory.buffer);
-    this.mem32 = new Uint32Array(this.x.memory.buffer);
+    this.end = this.tooLongPtr + 4 * this.windowRecords;
+    sizes.shared?.reserveTo(this.end);
+    growTo(this.x.memory, this.end);
+    this.views = new MemoryViews(this.x.memory);
+  }
+
+  /**
+   * lines.c's pack_window on areas of the memory (a shared one): the records of
+   * input[0, length) packed into `out`, their end offsets (plus `base`) into `offsets`, the indexes
+   * of the too-long ones into `tooLong`. Both areas need `slack` bytes past their end.
+   */
+  packInMemory(at: { input: number; length: number; final: boolean; out: number; offsets: number; tooLong: number; base: number; maxRecord: number; maxRecords: number }): PackedInMemory {
+    const x = this.x;
+    const records = x.pack_window(at.input, at.length, at.final ? 1 : 0, at.out, at.offsets, at.tooLong, at.base, at.maxRecord, at.maxRecords);
+    return { records, consumed: x.consumed(), written: x.written(), tooLong: x.too_long_count() };
   }
 
   /** packLinesInPlaceJs, in WebAssembly: the same arguments, the same batch, `chunk` packed in place. */
