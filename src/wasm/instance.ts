@@ -48,18 +48,24 @@ export interface ModuleExports {
   heap_base(): number;
 }
 
-/**
- * A new instance of the module at `url` (a .wasm beside its host file in src/ and, after the build,
- * in dist/), on `memory` (by default a memory of its own).
- */
-export function instantiate<T extends ModuleExports>(url: URL, memory: WasmMemory = newMemory()): T {
+/** The module at `url`, compiled once per thread. */
+export function compileModule(url: URL): object {
   if (wasmApi === undefined) throw new Error('this runtime has no WebAssembly');
   let module = compiled.get(url.href);
   if (module === undefined) {
     module = new wasmApi.Module(readFileSync(url));
     compiled.set(url.href, module);
   }
-  const exports = new wasmApi.Instance(module, { env: { memory } }).exports;
+  return module;
+}
+
+/**
+ * A new instance of the module at `url` (a .wasm beside its host file in src/ and, after the build,
+ * in dist/), on `memory` (by default a memory of its own).
+ */
+export function instantiate<T extends ModuleExports>(url: URL, memory: WasmMemory = newMemory()): T {
+  if (wasmApi === undefined) throw new Error('this runtime has no WebAssembly');
+  const exports = new wasmApi.Instance(compileModule(url), { env: { memory } }).exports;
   return { ...exports, memory } as T;
 }
 

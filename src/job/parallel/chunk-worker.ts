@@ -10,9 +10,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { parentPort } from 'node:worker_threads';
-import { computeStatistics } from '../../backends/cpu-reference/statistics.js';
-import { scoreStatistics } from '../../backends/cpu-reference/score.js';
-import { RecordReader, type RecordBatch } from '../../sources/record-reader.js';
+import type { RecordBatch } from '../../sources/record-reader.js';
 import { CpuBackend } from '../../backends/cpu/cpu-backend.js';
 import { packLinesInPlace } from '../../sources/lines-in-place.js';
 import { LineRangeReader } from '../../sources/line-ranges.js';
@@ -22,6 +20,9 @@ import { POOLED_PART_BYTES, type FromWorker, type ToWorker, type WorkerInit } fr
 import { copyPart, setPartAllocator } from '../../sinks/batch-formatter.js';
 import { ByteOutput } from '../../sinks/byte-formatter.js';
 import { FusedLines } from './fused-lines.js';
+import { compileModule } from '../../wasm/instance.js';
+import { LINES_WASM } from '../../sources/wasm/wasm-lines.js';
+import { FORMAT_WASM } from '../../sinks/wasm/wasm-formatter.js';
 import { q16Table } from '../../sinks/byte-formatter.js';
 
 const port = parentPort;
@@ -34,6 +35,15 @@ if (!port) throw new Error('chunk-worker.js runs as a worker thread');
  */
 const kernel = new CpuBackend();
 q16Table();
+// the fast lane's other two modules, compiled while the worker waits (instantiated once the options are known)
+if (kernel.kernelKind === 'wasm') {
+  try {
+    compileModule(LINES_WASM);
+    compileModule(FORMAT_WASM);
+  } catch {
+    // a runtime that cannot compile them runs their JavaScript twins, as their hosts decide
+  }
+}
 let init!: WorkerInit;
 // The kernel this worker runs, created once and reused for every chunk.
 let fast: CpuBackend | null = null;
@@ -106,6 +116,8 @@ function baseOf(seq: number): Promise<{ firstIndex: number; firstLine: number }>
 async function parse(seq: number, bytes: Uint8Array): Promise<RecordBatch> {
   // lines: packed in place (the chunk is this worker's own buffer); jsonl: the reader parses each line.
   if (init.format === 'lines') return packLinesInPlace(bytes, init.atFileStart && seq === 0, init.maxRecordBytes);
+  // jsonl only: the reader (and the reference below) are loaded when first needed, not by every worker as it starts
+  const { RecordReader } = await import('../../sources/record-reader.js');
   const reader = new RecordReader({
     atFileStart: init.atFileStart && seq === 0,
     maxRecordBytes: init.maxRecordBytes,
@@ -139,6 +151,12 @@ function owned<T extends Uint8Array | Uint32Array>(b: T, mine: boolean): T {
   if (mine && b.byteOffset === 0 && b.byteLength === b.buffer.byteLength) return b;
   // A copy (TypedArray.prototype.slice: a Buffer's own slice() would be a view of the same memory).
   return (b instanceof Uint32Array ? Uint32Array.prototype.slice.call(b) : Uint8Array.prototype.slice.call(b)) as T;
+}
+
+/** The CPU reference: for kernel 'cpu-reference' and for --explain's statistics. */
+async function referenceModules(): Promise<{ computeStatistics: typeof import('../../backends/cpu-reference/statistics.js').computeStatistics; scoreStatistics: typeof import('../../backends/cpu-reference/score.js').scoreStatistics }> {
+  const [{ computeStatistics }, { scoreStatistics }] = await Promise.all([import('../../backends/cpu-reference/statistics.js'), import('../../backends/cpu-reference/score.js')]);
+  return { computeStatistics, scoreStatistics };
 }
 
 /** A system error reading the file: the main thread reports it as a read error of the input, not as a bug. */
@@ -212,13 +230,14 @@ async function handle(seq: number, bytes: Uint8Array, origin: ChunkOrigin): Prom
     const n = batch.count;
     const { bytes, offsets } = batch.text;
     // --explain needs each record's statistics: the reference computes them (the same integers as every kernel).
-    const stats = fast === null || init.spec.explain ? computeStatistics(bytes, offsets) : undefined;
+    const reference = fast === null || init.spec.explain ? await referenceModules() : null;
+    const stats = reference ? reference.computeStatistics(bytes, offsets) : undefined;
     let r;
     if (fast) {
       r = resultsFor(n);
       fast.routeInto(bytes, offsets, n, init.config, r);
     } else {
-      r = scoreStatistics(init.config, stats as Uint32Array, n);
+      r = (reference as NonNullable<typeof reference>).scoreStatistics(init.config, stats as Uint32Array, n);
     }
     routing = { ...r, ...(init.spec.explain && stats ? { stats } : {}), backend: init.kernel, adapter: description, fallback: false, routeMs: performance.now() - t0 };
   }
