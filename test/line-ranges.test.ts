@@ -51,6 +51,37 @@ describe('LineRangeReader', () => {
     }
   });
 
+  it('reads into a buffer it is given when the range fits, else into its own: the same lines either way', () => {
+    const rand = rng(5);
+    const text = Array.from({ length: 400 }, () => 'z'.repeat(Math.floor(rand() * (rand() < 0.05 ? 3000 : 40)))).join('\n') + '\n';
+    const path = tmp.path('into.txt');
+    writeFileSync(path, text);
+    const fd = openSync(path, 'r');
+    try {
+      const reader = new LineRangeReader(fd, 1 << 30, 16);
+      // the reader asks for room for a range plus 64 KiB to read on to its last line's end
+      const memory = new ArrayBuffer((64 << 10) + 2048);
+      const into = new Uint8Array(memory, 256, (64 << 10) + 1024);
+      const parts: Buffer[] = [];
+      let inside = 0;
+      let outside = 0;
+      for (let pos = 0; pos < text.length; pos += 300) {
+        const got = reader.read({ start: pos, end: pos + 300, inputStart: 0, limit: Infinity }, into);
+        if (got.bytes.buffer === memory) {
+          expect(got.bytes.byteOffset).toBe(256);
+          inside++;
+        } else outside++;
+        parts.push(Buffer.from(got.bytes));
+      }
+      expect(Buffer.concat(parts).toString()).toBe(text);
+      // both happened: most ranges fit the buffer given, some ending in a long line did not
+      expect(inside).toBeGreaterThan(10);
+      expect(outside).toBeGreaterThan(0);
+    } finally {
+      closeSync(fd);
+    }
+  });
+
   it('reads a part [start, end) that begins and ends on line boundaries, never past its end', () => {
     const path = tmp.path('part.txt');
     writeFileSync(path, 'aa\nbbb\ncccc\ndd\n');

@@ -64,7 +64,24 @@ export class LineRangeReader {
     this.buf = Buffer.allocUnsafeSlow(initialBytes);
   }
 
-  read(r: LineRange): RangeLines {
+  /**
+   * The range's whole lines. With `into`, they are read there (a worker's WebAssembly memory, where
+   * they are packed, routed and formatted without another copy) when they fit; else, and without it,
+   * into the reader's own buffer. Either way a view, valid until the next read.
+   */
+  read(r: LineRange, into?: Uint8Array): RangeLines {
+    if (!into) return this.readRange(r);
+    const own = this.buf;
+    this.buf = Buffer.from(into.buffer, into.byteOffset, into.byteLength);
+    try {
+      return this.readRange(r);
+    } finally {
+      // a range that outgrew `into` was moved into a buffer of the reader's own, kept for the next ones
+      if (this.buf.buffer === into.buffer) this.buf = own;
+    }
+  }
+
+  private readRange(r: LineRange): RangeLines {
     const end = Math.min(r.end, r.limit);
     let fileEnd = Infinity;
     // 1. Where the first record starts: at `start` only if the byte before it is an LF.

@@ -371,7 +371,7 @@ port.on('message', (m: ToWorker) => {
           if (!ranges) throw new Error('a range arrived at a worker that has no file');
           let got;
           try {
-            got = ranges.read(m.range);
+            got = ranges.read(m.range, lane?.inputArea);
           } catch (err) {
             throw new ReadFailure(err);
           }

@@ -71,8 +71,13 @@ export class FusedLines {
     this.views = new MemoryViews(shared.memory);
   }
 
+  /** The input area: a chunk read straight into it is not copied again. */
+  get inputArea(): Uint8Array {
+    return this.views.u8.subarray(this.inputPtr, this.inputPtr + this.sizes.chunkBytes);
+  }
+
   /**
-   * Copies a chunk of whole lines in and packs it (a BOM at file start skipped, a CR before each LF
+   * Copies a chunk of whole lines in (unless it was read into the input area) and packs it (a BOM at file start skipped, a CR before each LF
    * dropped, as packLinesInPlace does); null, with nothing kept, when the general path must take it:
    * a chunk larger than the areas, more records than they hold, or an over-long line (an error
    * record, whose message the general path writes).
@@ -81,7 +86,7 @@ export class FusedLines {
     this.records = -1;
     if (chunk.length > this.sizes.chunkBytes) return null;
     const { u8, u32 } = this.views;
-    u8.set(chunk, this.inputPtr);
+    if (chunk.buffer !== u8.buffer || chunk.byteOffset !== this.inputPtr) u8.set(chunk, this.inputPtr);
     const start = atFileStart && chunk.length >= 3 && chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf ? 3 : 0;
     u32[this.offsetsPtr >>> 2] = 0;
     const r = this.packer.packInMemory({
