@@ -226,8 +226,9 @@ export class ByteFormatter implements RunFormatter {
   private readonly includeText: boolean;
   private readonly errorColumn: boolean;
   private readonly strings: RecordFormatter;
-  private readonly q16Words: Uint32Array;
-  private readonly q16Length: Uint8Array;
+  /** The Q16 table, built on first use (a WasmFormatter keeps one for its rare slow records, and builds its own table in the module). */
+  private q16Words: Uint32Array | null = null;
+  private q16Length: Uint8Array | null = null;
   private readonly digits = new Uint8Array(24);
   private readonly lit: {
     index: Literal;
@@ -243,9 +244,6 @@ export class ByteFormatter implements RunFormatter {
     this.includeText = options.includeText;
     this.errorColumn = options.errorColumn;
     this.strings = new RecordFormatter(options);
-    const t = q16Table();
-    this.q16Words = t.words;
-    this.q16Length = t.length;
     const l = recordLiterals(options);
     this.lit = {
       index: literal(l.index),
@@ -349,6 +347,7 @@ export class ByteFormatter implements RunFormatter {
   }
 
   private q16(view: DataView, p: number, q: number): number {
+    if (this.q16Words === null || this.q16Length === null) ({ words: this.q16Words, length: this.q16Length } = q16Table());
     const w = this.q16Words;
     const at = q * Q16_WORDS;
     view.setUint32(p, w[at], true);

@@ -33,6 +33,7 @@ interface KernelExports extends ModuleExports {
   max_boundaries(): number;
   configure(): number;
   route_window(bytes: number, offsets: number, count: number, base: number, experts: number, scores: number, conf: number): void;
+  count_experts(experts: number, count: number, counts: number): void;
   long_reset(): void;
   long_add(bytes: number, length: number): void;
   long_finish(expert: number, score: number, conf: number): void;
@@ -120,6 +121,11 @@ export class WasmKernel implements FastKernel {
   routeInMemory(config: RouterConfig, at: { bytes: number; offsets: number; count: number; base: number; experts: number; scores: number; conf: number }): void {
     this.use(config);
     this.x.route_window(at.bytes, at.offsets, at.count, at.base, at.experts, at.scores, at.conf);
+  }
+
+  /** Adds the records of each expert among `count` results in the memory to counts[expert] (words at `counts`). */
+  countExpertsInMemory(experts: number, count: number, counts: number): void {
+    this.x.count_experts(experts, count, counts);
   }
 
   routeInto(bytes: Uint8Array, offsets: Uint32Array, count: number, config: RouterConfig, out: RouteOutput): void {

@@ -23,18 +23,16 @@ import { FusedLines } from './fused-lines.js';
 import { compileModule } from '../../wasm/instance.js';
 import { LINES_WASM } from '../../sources/wasm/wasm-lines.js';
 import { FORMAT_WASM } from '../../sinks/wasm/wasm-formatter.js';
-import { q16Table } from '../../sinks/byte-formatter.js';
 
 const port = parentPort;
 if (!port) throw new Error('chunk-worker.js runs as a worker thread');
 
 /*
  * A worker may be started before the job knows its options (the CLI starts them while it opens its
- * files): it compiles its WebAssembly and builds the Q16 table now, and gets its WorkerInit as its
+ * files): it compiles its WebAssembly now, and gets its WorkerInit as its
  * first message.
  */
 const kernel = new CpuBackend();
-q16Table();
 // the fast lane's other two modules, compiled while the worker waits (instantiated once the options are known)
 if (kernel.kernelKind === 'wasm') {
   try {

@@ -12,7 +12,7 @@
  * records, --explain, --shards, model labels, listeners that want each
  * record) goes through the general path, which gives the same bytes.
  */
-import type { RouterConfig } from '../../model/router-config.js';
+import { MAX_EXPERTS, type RouterConfig } from '../../model/router-config.js';
 import { WasmKernel, KERNEL_WASM } from '../../backends/cpu/wasm-kernel.js';
 import { WasmLinePacker, LINES_WASM } from '../../sources/wasm/wasm-lines.js';
 import { WasmFormatter, FORMAT_WASM } from '../../sinks/wasm/wasm-formatter.js';
@@ -47,6 +47,7 @@ export class FusedLines {
   private readonly expertsPtr: number;
   private readonly scoresPtr: number;
   private readonly confPtr: number;
+  private readonly countsPtr: number;
   /** Records of the chunk now in the memory (-1: none). */
   private records = -1;
 
@@ -68,6 +69,7 @@ export class FusedLines {
     this.expertsPtr = shared.reserve(words);
     this.scoresPtr = shared.reserve(words);
     this.confPtr = shared.reserve(words);
+    this.countsPtr = shared.reserve(4 * MAX_EXPERTS);
     this.views = new MemoryViews(shared.memory);
   }
 
@@ -122,9 +124,9 @@ export class FusedLines {
       conf: this.confPtr,
       ...(this.includeText ? { text: { bytes: this.packedPtr, offsets: this.offsetsPtr, base: 0 } } : {}),
     });
-    const perExpert = new Uint32Array(numExperts);
-    const experts = this.views.u32.subarray(this.expertsPtr >>> 2, (this.expertsPtr >>> 2) + this.records);
-    for (let i = 0; i < experts.length; i++) perExpert[experts[i]]++;
-    return perExpert;
+    const counts = this.views.u32.subarray(this.countsPtr >>> 2, (this.countsPtr >>> 2) + numExperts);
+    counts.fill(0);
+    this.kernel.countExpertsInMemory(this.expertsPtr, this.records, this.countsPtr);
+    return counts.slice();
   }
 }

@@ -10,7 +10,7 @@
 import { align8, growTo, instantiate, type ModuleExports, MemoryViews } from '../../wasm/instance.js';
 import type { SharedMemory } from '../../wasm/shared-memory.js';
 import { windowEnd } from '../../wasm/windows.js';
-import { ByteFormatter, q16Table, recordLiterals, runText, type ByteOutput, type RecordLiterals, type RecordRun, type RunFormatter } from '../byte-formatter.js';
+import { ByteFormatter, recordLiterals, runText, type ByteOutput, type RecordLiterals, type RecordRun, type RunFormatter } from '../byte-formatter.js';
 import type { PackedBatch } from '../../model/packed-batch.js';
 import type { FormatOptions } from '../output-format.js';
 
@@ -25,6 +25,7 @@ interface FormatExports extends ModuleExports {
   q16_text_ptr(): number;
   q16_length_ptr(): number;
   q16_bytes(): number;
+  build_q16(): void;
   text_slack(): number;
   set_mode(mode: number, delimiter: number): void;
   written(): number;
@@ -127,10 +128,7 @@ export class WasmFormatter implements RunFormatter {
       this.mem8.set(bytes, x.literal_ptr() + k * x.literal_bytes());
       this.mem32[(x.literal_length_ptr() >>> 2) + k] = bytes.length;
     });
-    const q16 = q16Table();
-    if (q16.words.byteLength / q16.length.length !== x.q16_bytes()) throw new Error('format.wasm and byte-formatter.ts disagree on the Q16 table layout: rebuild it (npm run build:wasm)');
-    this.mem8.set(new Uint8Array(q16.words.buffer, q16.words.byteOffset, q16.words.byteLength), x.q16_text_ptr());
-    this.mem8.set(q16.length, x.q16_length_ptr());
+    x.build_q16();
     const mode = !options.includeText ? TEXT_NONE : options.format === 'jsonl' ? TEXT_JSON : TEXT_CSV;
     x.set_mode(mode, options.format === 'tsv' ? 0x09 : 0x2c);
     this.slow = new ByteFormatter(options);
