@@ -224,8 +224,8 @@ export async function* inProcessBatches(
     return { batch, routing: p };
   };
   const finish = async (job: InFlight): Promise<FormattedBatch> => {
-    // in process nothing is sent: the results are kept whoever reads them (listeners, row sinks)
-    const formatted = toFormattedBatch(job.batch, await job.routing, o.spec, o.onError, { text: o.keepText, results: true }, moe.config);
+    // each record's results: for listeners (as the text) and for row sinks (which keep the record batch)
+    const formatted = toFormattedBatch(job.batch, await job.routing, o.spec, o.onError, { text: o.keepText, results: o.keepText || (o.keepSource ?? false) }, moe.config);
     if (o.keepSource) formatted.source = job.batch;
     return formatted;
   };

@@ -289,6 +289,22 @@ export class SwitchedMoE {
     };
   }
 
+  /** record() for every result of a batch, in one loop over locals (a call per record cost about 10 ns). */
+  private recordBatch(r: { count: number; experts: Uint32Array; scoresQ16: Uint32Array; confidenceQ16: Uint32Array }): void {
+    const { experts, scoresQ16, confidenceQ16 } = r;
+    const perExpert = this.tally.perExpert;
+    let complexity = 0;
+    let confidence = 0;
+    for (let i = 0; i < r.count; i++) {
+      perExpert[experts[i]]++;
+      complexity += scoresQ16[i];
+      confidence += confidenceQ16[i];
+    }
+    this.tally.total += r.count;
+    this.tally.complexitySum += complexity;
+    this.tally.confidenceSum += confidence;
+  }
+
   private record(expert: number, scoreQ16: number, confidenceQ16: number): void {
     this.tally.total++;
     this.tally.perExpert[expert]++;
@@ -339,7 +355,7 @@ export class SwitchedMoE {
         result.fallback = true;
       }
     }
-    for (let i = 0; i < result.count; i++) this.record(result.experts[i], result.scoresQ16[i], result.confidenceQ16[i]);
+    this.recordBatch(result);
     return result;
   }
 
