@@ -55,6 +55,14 @@ let lane: FusedLines | null = null;
  * holds several times over; a bigger chunk takes the general path.
  */
 const LANE_SIZES = { chunkBytes: 4 << 20, records: 1 << 18 };
+function newLane(spec: WorkerInit['spec']): FusedLines | null {
+  try {
+    return new FusedLines(spec, LANE_SIZES);
+  } catch {
+    // a runtime that cannot instantiate the modules on one memory: every chunk takes the general path
+    return null;
+  }
+}
 function initialize(i: WorkerInit): void {
   init = i;
   fast = init.kernel === 'cpu' ? kernel : null;
@@ -63,7 +71,7 @@ function initialize(i: WorkerInit): void {
   const spec = init.spec;
   // the output needs each record's results and text only, and nobody reads the records themselves
   const plain = !spec.explain && spec.shards === 0 && spec.models === null && !init.keepForListeners;
-  lane = init.format === 'lines' && fast?.kernelKind === 'wasm' && plain ? new FusedLines(spec, LANE_SIZES) : null;
+  lane = init.format === 'lines' && fast?.kernelKind === 'wasm' && plain ? newLane(spec) : null;
 }
 /**
  * Output parts are copied into buffers of POOLED_PART_BYTES that the main thread gives back once it

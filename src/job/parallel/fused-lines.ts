@@ -1,9 +1,9 @@
 /**
  * The chunk workers' fast lane for `lines` on the fast CPU kernel: the line
  * packer, the kernel and the formatter share one WebAssembly memory
- * (SharedMemory), so a chunk is copied in once, packed, routed and formatted
- * where it lies, and only its output comes out. The general path (packing in
- * place, routing, formatting, each module with its own memory) copied the
+ * (SharedMemory), so a chunk is read (or copied) into it once, packed, routed
+ * and formatted where it lies, and only its output comes out. The general path (packing in
+ * place, routing, formatting, each module with its own memory) copies the
  * text three times and the results twice per chunk.
  *
  * It takes the common case only: a chunk that fits its areas, with no
@@ -27,13 +27,12 @@ export interface FusedLinesSizes {
   records: number;
 }
 
-/** A chunk packed in the memory: how many records, and the packed text's length. */
+/** A chunk packed in the memory: how many records it holds. */
 export interface FusedChunk {
   records: number;
 }
 
 export class FusedLines {
-  private readonly shared: SharedMemory;
   private readonly views: MemoryViews;
   private readonly packer: WasmLinePacker;
   private readonly kernel: WasmKernel;
@@ -55,7 +54,6 @@ export class FusedLines {
     this.sizes = sizes;
     this.includeText = options.includeText;
     const shared = new SharedMemory([LINES_WASM, KERNEL_WASM, FORMAT_WASM]);
-    this.shared = shared;
     // The modules' own windows are not used here: the smallest that the hosts allow.
     this.packer = new WasmLinePacker({ shared, windowBytes: 1, windowRecords: 1 });
     this.kernel = new WasmKernel({ shared, windowBytes: 1, windowRecords: 1 });
