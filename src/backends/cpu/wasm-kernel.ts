@@ -59,12 +59,6 @@ export class WasmKernel implements FastKernel {
   private readonly scoresPtr: number;
   private readonly confPtr: number;
   private readonly views: MemoryViews;
-  private get mem8(): Uint8Array {
-    return this.views.u8;
-  }
-  private get mem32(): Uint32Array {
-    return this.views.u32;
-  }
   private config: RouterConfig | null = null;
   /** First byte past the windows. */
   readonly end: number;
@@ -91,9 +85,9 @@ export class WasmKernel implements FastKernel {
     if (Math.sqrt(tokenStart.length) > this.x.max_classes()) {
       throw new Error(`kernel.wasm packs at most ${this.x.max_classes()} byte classes; the model has ${Math.sqrt(tokenStart.length)}`);
     }
-    this.mem8.set(byteClass, this.x.byte_class_ptr());
-    this.mem8.set(tokenStart, this.x.token_start_ptr());
-    this.mem8.set(transition, this.x.transition_ptr());
+    this.views.u8.set(byteClass, this.x.byte_class_ptr());
+    this.views.u8.set(tokenStart, this.x.token_start_ptr());
+    this.views.u8.set(transition, this.x.transition_ptr());
   }
 
   private use(config: RouterConfig): void {
@@ -101,7 +95,7 @@ export class WasmKernel implements FastKernel {
     const t = configTables(config);
     if (t.featureKind.length > this.x.max_features()) throw new Error(`kernel.wasm takes at most ${this.x.max_features()} features`);
     if (t.boundaries.length >= this.x.max_boundaries()) throw new Error(`kernel.wasm takes at most ${this.x.max_boundaries() - 1} boundaries`);
-    const m = this.mem32;
+    const m = this.views.u32;
     m.set(KERNEL_PARAMS.map((p) => t.params[p]), this.x.params_ptr() >>> 2);
     m.set(t.featureKind, this.x.feature_kind_ptr() >>> 2);
     m.set(t.featureNum, this.x.feature_num_ptr() >>> 2);
@@ -132,8 +126,7 @@ export class WasmKernel implements FastKernel {
     checkRouteArguments(bytes, offsets, count, out);
     this.use(config);
     const x = this.x;
-    const mem8 = this.mem8;
-    const mem32 = this.mem32;
+    const { u8: mem8, u32: mem32 } = this.views;
     const W = this.windowBytes;
     const R = this.windowRecords;
     const { bytesPtr, offsetsPtr, expertsPtr, scoresPtr, confPtr } = this;

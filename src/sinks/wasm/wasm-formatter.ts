@@ -87,12 +87,6 @@ export class WasmFormatter implements RunFormatter {
   private readonly confPtr: number;
   private readonly outPtr: number;
   private readonly views: MemoryViews;
-  private get mem8(): Uint8Array {
-    return this.views.u8;
-  }
-  private get mem32(): Uint32Array {
-    return this.views.u32;
-  }
   /** For the records too big for the output area. */
   private readonly slow: ByteFormatter;
   /** First byte past the windows and the output area. */
@@ -125,8 +119,8 @@ export class WasmFormatter implements RunFormatter {
     LITERAL_ORDER.forEach((name, k) => {
       const bytes = encoder.encode(literals[name]);
       if (bytes.length > x.literal_bytes()) throw new Error(`the literal ${JSON.stringify(literals[name])} is longer than format.wasm's ${x.literal_bytes()} bytes`);
-      this.mem8.set(bytes, x.literal_ptr() + k * x.literal_bytes());
-      this.mem32[(x.literal_length_ptr() >>> 2) + k] = bytes.length;
+      this.views.u8.set(bytes, x.literal_ptr() + k * x.literal_bytes());
+      this.views.u32[(x.literal_length_ptr() >>> 2) + k] = bytes.length;
     });
     x.build_q16();
     const mode = !options.includeText ? TEXT_NONE : options.format === 'jsonl' ? TEXT_JSON : TEXT_CSV;
@@ -138,7 +132,8 @@ export class WasmFormatter implements RunFormatter {
   records(out: ByteOutput, run: RecordRun): void {
     const text = runText(run, this.includeText, 'WasmFormatter');
     const { firstIndex, count, experts, scoresQ16, confidenceQ16 } = run;
-    const { x, mem8, mem32, textPtr, offsetsPtr, expertsPtr, scoresPtr, confPtr, outPtr, outputBytes } = this;
+    const { x, textPtr, offsetsPtr, expertsPtr, scoresPtr, confPtr, outPtr, outputBytes } = this;
+    const { u8: mem8, u32: mem32 } = this.views;
     let i = 0;
     while (i < count) {
       if (text && text.offsets[i + 1] - text.offsets[i] > this.windowBytes) {
@@ -171,7 +166,8 @@ export class WasmFormatter implements RunFormatter {
   /** records(), for records already in the memory: nothing is copied in, the output is copied out. */
   recordsInMemory(out: ByteOutput, run: RunInMemory): void {
     if ((run.text !== undefined) !== this.includeText) throw new Error(`WasmFormatter: ${this.includeText ? 'texts are needed' : 'no texts are written'} with this format`);
-    const { x, mem8, mem32, outPtr, outputBytes } = this;
+    const { x, outPtr, outputBytes } = this;
+    const { u8: mem8, u32: mem32 } = this.views;
     const text = run.text ?? { bytes: 0, offsets: 0, base: 0 };
     let k = 0;
     while (k < run.count) {

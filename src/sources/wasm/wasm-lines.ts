@@ -73,12 +73,6 @@ export class WasmLinePacker {
   private readonly offsetsPtr: number;
   private readonly tooLongPtr: number;
   private readonly views: MemoryViews;
-  private get mem8(): Uint8Array {
-    return this.views.u8;
-  }
-  private get mem32(): Uint32Array {
-    return this.views.u32;
-  }
   /** First byte past the areas. */
   readonly end: number;
   /** Bytes the module may read past an input and write past an output. */
@@ -114,7 +108,8 @@ export class WasmLinePacker {
 
   /** packLinesInPlaceJs, in WebAssembly: the same arguments, the same batch, `chunk` packed in place. */
   pack(chunk: Uint8Array, atFileStart: boolean, maxRecordBytes: number): RecordBatch {
-    const { x, mem8, mem32, inPtr, outPtr, offsetsPtr, tooLongPtr, windowBytes, windowRecords } = this;
+    const { x, inPtr, outPtr, offsetsPtr, tooLongPtr, windowBytes, windowRecords } = this;
+    const { u8: mem8, u32: mem32 } = this.views;
     const p = new LinePacking(chunk, atFileStart, maxRecordBytes);
     const { buf } = p;
     const len = buf.length;
