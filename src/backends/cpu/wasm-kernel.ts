@@ -60,8 +60,6 @@ export class WasmKernel implements FastKernel {
   private readonly confPtr: number;
   private readonly views: MemoryViews;
   private config: RouterConfig | null = null;
-  /** First byte past the windows. */
-  readonly end: number;
 
   constructor(options: WasmKernelOptions = {}) {
     this.windowBytes = Math.max(1, Math.floor(options.windowBytes ?? 4 << 20));
@@ -76,7 +74,6 @@ export class WasmKernel implements FastKernel {
     this.scoresPtr = align8(this.expertsPtr + 4 * this.windowRecords);
     this.confPtr = align8(this.scoresPtr + 4 * this.windowRecords);
     const end = this.confPtr + 4 * this.windowRecords;
-    this.end = end;
     options.shared?.reserveTo(end);
     const memory = this.x.memory;
     growTo(memory, end);

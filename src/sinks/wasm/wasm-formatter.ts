@@ -89,8 +89,6 @@ export class WasmFormatter implements RunFormatter {
   private readonly views: MemoryViews;
   /** For the records too big for the output area. */
   private readonly slow: ByteFormatter;
-  /** First byte past the windows and the output area. */
-  readonly end: number;
   /** Bytes past the end of the last text that format.c may read: a text area needs this much room after it. */
   readonly textSlack: number;
 
@@ -109,9 +107,9 @@ export class WasmFormatter implements RunFormatter {
     this.scoresPtr = align8(this.expertsPtr + 4 * this.windowRecords);
     this.confPtr = align8(this.scoresPtr + 4 * this.windowRecords);
     this.outPtr = align8(this.confPtr + 4 * this.windowRecords);
-    this.end = this.outPtr + this.outputBytes;
-    sizes.shared?.reserveTo(this.end);
-    growTo(x.memory, this.end);
+    const end = this.outPtr + this.outputBytes;
+    sizes.shared?.reserveTo(end);
+    growTo(x.memory, end);
     this.views = new MemoryViews(x.memory);
 
     const literals = recordLiterals(options);

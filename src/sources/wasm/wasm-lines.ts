@@ -73,8 +73,6 @@ export class WasmLinePacker {
   private readonly offsetsPtr: number;
   private readonly tooLongPtr: number;
   private readonly views: MemoryViews;
-  /** First byte past the areas. */
-  readonly end: number;
   /** Bytes the module may read past an input and write past an output. */
   readonly slack: number;
 
@@ -89,9 +87,9 @@ export class WasmLinePacker {
     this.outPtr = align8(this.inPtr + this.windowBytes + slack);
     this.offsetsPtr = align8(this.outPtr + this.windowBytes + slack);
     this.tooLongPtr = align8(this.offsetsPtr + 4 * this.windowRecords);
-    this.end = this.tooLongPtr + 4 * this.windowRecords;
-    sizes.shared?.reserveTo(this.end);
-    growTo(this.x.memory, this.end);
+    const end = this.tooLongPtr + 4 * this.windowRecords;
+    sizes.shared?.reserveTo(end);
+    growTo(this.x.memory, end);
     this.views = new MemoryViews(this.x.memory);
   }
 
